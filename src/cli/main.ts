@@ -14,6 +14,10 @@ const subcommands: Record<string, Subcommand> = {
     summary: 'run the TraceJob controller (in cluster, or against --kubeconfig)',
     load: () => import('./operator.ts'),
   },
+  runner: {
+    summary: 'run a tracer pod's plan (the entrypoint of the tracer image; reads TRACEJOB_PLAN)',
+    load: () => import('./runner.ts'),
+  },
   trace: {
     summary: 'trace a process or container on this machine, no cluster needed',
     load: () => import('./trace.ts'),
