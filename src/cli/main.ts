@@ -15,7 +15,7 @@ const subcommands: Record<string, Subcommand> = {
     load: () => import('./operator.ts'),
   },
   runner: {
-    summary: 'run a tracer pod's plan (the entrypoint of the tracer image; reads TRACEJOB_PLAN)',
+    summary: 'run the plan of a tracer pod (the entrypoint of the tracer image; reads TRACEJOB_PLAN)',
     load: () => import('./runner.ts'),
   },
   trace: {
