@@ -1,0 +1,80 @@
+import { lineBatches, type ByteSource } from './input.ts';
+import { addStack, MalformedLines, type CollapseResult } from './stacks.ts';
+
+const blockStart = /^@\[$/;
+const singleLineKey = /^@\[,\s(.*)\]: (\d+)/s;
+const blockEnd = /^,?\s?(.*)\]: (\d+)/s;
+const foldedLine = /^(\S.*?)\s+(\d+)$/s;
+const leadingSpace = /^\s+/;
+
+export interface BpftraceCollapseOptions {
+  signal?: AbortSignal;
+}
+
+/**
+ * Folds bpftrace map output keyed by `ustack`/`kstack` (what stackcollapse-bpftrace.pl reads: `@[` then one frame per
+ * line, leaf first, then `]: count`) and, outside map blocks, lines already folded by libbpf-tools (`profile -f`,
+ * `offcputime -f`). Frames keep their `+offset`, as upstream keeps them.
+ */
+export class BpftraceCollapser {
+  readonly stacks = new Map<string, number>();
+  readonly malformed = new MalformedLines();
+  lines = 0;
+  private frames: string[] | undefined;
+
+  line(line: string): void {
+    this.lines++;
+    if (this.frames === undefined) {
+      if (blockStart.test(line)) {
+        this.frames = [];
+        return;
+      }
+      const single = singleLineKey.exec(line);
+      if (single) {
+        addStack(this.stacks, single[1], Number(single[2]));
+        return;
+      }
+      const folded = foldedLine.exec(line);
+      if (folded && folded[1].includes(';')) {
+        addStack(this.stacks, folded[1], Number(folded[2]));
+        return;
+      }
+      // bpftrace prints "Attaching N probes..." and maps that hold no stacks; only non-blank lines that look like
+      // neither count as malformed.
+      if (line.trim() !== '' && !line.startsWith('Attaching ') && !line.startsWith('@')) this.malformed.add(line);
+      return;
+    }
+    const end = blockEnd.exec(line);
+    if (end) {
+      if (end[1].length > 0) this.frames.push(end[1]);
+      addStack(this.stacks, this.frames.reverse().join(';'), Number(end[2]));
+      this.frames = undefined;
+      return;
+    }
+    this.frames.push(line.replace(leadingSpace, ''));
+  }
+
+  end(): void {
+    if (this.frames !== undefined && this.frames.length > 0) this.malformed.add('(input ended inside a map entry)');
+  }
+}
+
+export async function collapseBpftrace(
+  source: ByteSource,
+  options: BpftraceCollapseOptions = {},
+): Promise<CollapseResult> {
+  const collapser = new BpftraceCollapser();
+  for await (const batch of lineBatches(source, {
+    signal: options.signal,
+    onOversizedLine: () => collapser.malformed.add('(line longer than the limit)'),
+  })) {
+    for (const line of batch) collapser.line(line);
+  }
+  collapser.end();
+  return {
+    stacks: collapser.stacks,
+    lines: collapser.lines,
+    malformedLines: collapser.malformed.count,
+    malformedExamples: collapser.malformed.examples,
+  };
+}

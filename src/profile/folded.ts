@@ -1,0 +1,83 @@
+import type { Writable } from 'node:stream';
+import { lineBatches, type ByteSource } from './input.ts';
+import { addStack, MalformedLines, sortedStackEntries, type CollapseResult, type Stacks } from './stacks.ts';
+
+const countAtEnd = /^(.*)\s+?(\d+(?:\.\d*)?)$/s;
+
+export interface FoldedReadResult extends CollapseResult {
+  /**
+   * Present when the input had two counts per line (`stack before after`, as difffolded.pl writes): `stacks` then
+   * holds the second column and `before` the first, and a flame graph of it is differential.
+   */
+  before?: Stacks;
+}
+
+/**
+ * Reads the folded format flamegraph.pl reads: `frame;frame;frame count` per line, counts may be fractional, the
+ * stack is everything before the last whitespace. Lines in the input's order are kept (flame charts need it).
+ */
+export async function readFolded(
+  source: ByteSource,
+  options: { signal?: AbortSignal } = {},
+): Promise<FoldedReadResult> {
+  const stacks: Stacks = new Map();
+  const before: Stacks = new Map();
+  const malformed = new MalformedLines();
+  let lines = 0;
+  let twoColumns = false;
+  for await (const batch of lineBatches(source, {
+    signal: options.signal,
+    onOversizedLine: () => malformed.add('(line longer than the limit)'),
+  })) {
+    for (const line of batch) {
+      lines++;
+      if (line === '' || line.startsWith('# ')) continue;
+      const match = countAtEnd.exec(line);
+      if (!match || match[1] === '') {
+        malformed.add(line);
+        continue;
+      }
+      let stack = match[1];
+      const count = Number(match[2]);
+      // Like flamegraph.pl, a second number before the last one makes the line differential.
+      const first = countAtEnd.exec(stack);
+      if (first && first[1] !== '') {
+        twoColumns = true;
+        stack = first[1];
+        addStack(before, stack, Number(first[2]));
+      }
+      addStack(stacks, stack, count);
+    }
+  }
+  return {
+    stacks,
+    ...(twoColumns ? { before } : {}),
+    lines,
+    malformedLines: malformed.count,
+    malformedExamples: malformed.examples,
+  };
+}
+
+export function formatCount(count: number): string {
+  return String(count);
+}
+
+/** Sorted folded text, as the stackcollapse scripts print it. */
+export function foldedText(stacks: Stacks): string {
+  let text = '';
+  for (const [stack, count] of sortedStackEntries(stacks)) text += `${stack} ${formatCount(count)}\n`;
+  return text;
+}
+
+/** Writes sorted folded stacks to a stream, in chunks and honouring backpressure. */
+export async function writeFolded(stacks: Stacks, out: Writable): Promise<void> {
+  let chunk = '';
+  for (const [stack, count] of sortedStackEntries(stacks)) {
+    chunk += `${stack} ${formatCount(count)}\n`;
+    if (chunk.length >= 1 << 16) {
+      if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+      chunk = '';
+    }
+  }
+  if (chunk.length > 0 && !out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+}
