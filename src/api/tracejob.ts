@@ -92,8 +92,8 @@ export const ProcessFilterSchema = z
       })
       .optional()
       .describe(
-        'Regular expression (JavaScript syntax, no backreferences, lookarounds or nested repetition) over the ' +
-          'command line with arguments joined by spaces, for example "server\\.js".',
+        'RE2 regular expression over the command line, its arguments joined by NUL (\\x00), for example ' +
+          '"server\\.js". At most 256 characters; no backreferences or lookarounds.',
       ),
   })
   .describe(
