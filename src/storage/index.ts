@@ -1,9 +1,15 @@
 import type { Readable } from 'node:stream';
-import type { Logger } from '../log.ts';
+import { silentLogger, type Logger } from '../log.ts';
+import { parseSinkConfig, type SinkConfig } from './config.ts';
+import { LocalSink } from './local.ts';
+import type { RetryPolicy } from './retry.ts';
+import { S3Sink } from './s3.ts';
 
 export * from './config.ts';
 export { objectKey, traceJobPrefix, ObjectKeyError, type ArtifactCoordinates } from './layout.ts';
 export { StorageError, type StorageErrorCode } from './errors.ts';
+export { contentTypeFor } from './content.ts';
+export { type RetryPolicy } from './retry.ts';
 
 /** One artifact to store. Exactly one of `filePath` / `stream`; a file can be re-read, so only files are retried. */
 export interface PutRequest {
@@ -14,7 +20,7 @@ export interface PutRequest {
   /** Defaults to the type implied by the key's extension (`contentTypeFor`). */
   contentType?: string;
   /**
-   * Compress before storing. Defaults to true for text types over 1 MiB given by `filePath`. S3 keeps the key and sets
+   * Compress before storing. Defaults to true for text types of at least 256 KiB given by `filePath`. S3 keeps the key and sets
    * `Content-Encoding: gzip`; the local sink appends ".gz" to the file name.
    */
   gzip?: boolean;
@@ -56,4 +62,25 @@ export interface SinkOptions {
   /** Where credentials come from (AWS_ACCESS_KEY_ID...); defaults to process.env. */
   env?: Record<string, string | undefined>;
   logger?: Logger;
+  /** Overrides for tests and benchmarks; production uses the defaults. */
+  retry?: Partial<RetryPolicy>;
+  partSizeBytes?: number;
+  idleTimeoutMs?: number;
+}
+
+/**
+ * The sink a storage profile describes. `config` may be raw input (it is validated) or an already-parsed SinkConfig.
+ * Credential problems surface as StorageError `CredentialsAbsent` from the first operation, like any other failure.
+ */
+export function createSink(config: SinkConfig | unknown, options: SinkOptions = {}): ArtifactSink {
+  const parsed = parseSinkConfig(config);
+  const logger = options.logger ?? silentLogger();
+  if (parsed.type === 'local') return new LocalSink(parsed, { logger });
+  return new S3Sink(parsed, {
+    env: options.env ?? process.env,
+    logger,
+    retry: options.retry,
+    partSizeBytes: options.partSizeBytes,
+    idleTimeoutMs: options.idleTimeoutMs,
+  });
 }
