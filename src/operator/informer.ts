@@ -132,7 +132,7 @@ export class Informer<T extends KubernetesObject> {
 
   async #relist(signal: AbortSignal): Promise<void> {
     const fresh = new Map<string, T>();
-    let resourceVersion = '';
+    let resourceVersion: string;
     let continueToken: string | undefined;
     try {
       do {
