@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { open, mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { open, mkdir, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -158,6 +158,8 @@ export interface RunContainerOptions {
   /** All capabilities, no seccomp or masked paths, every device, /sys and /dev of the host writable. */
   privileged?: boolean;
   readOnlyRootFilesystem?: boolean;
+  /** securityContext.capabilities: names with or without `CAP_`, or `ALL`; applied after the privileged choice. */
+  capabilities?: { add?: string[]; drop?: string[] };
   user?: { uid: number; gid: number };
   mounts?: BindMount[];
   resources?: ContainerResources;
@@ -268,6 +270,28 @@ const maskedPaths = [
 ];
 const readonlyPaths = ['/proc/asound', '/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
+function capabilityName(name: string): string {
+  const upper = name.toUpperCase();
+  const full = upper.startsWith('CAP_') ? upper : `CAP_${upper}`;
+  if (upper !== 'ALL' && !allCapabilities.includes(full)) {
+    throw new Error(`capability ${JSON.stringify(name)} is not a Linux capability (e.g. SYS_ADMIN, BPF, PERFMON)`);
+  }
+  return upper === 'ALL' ? 'ALL' : full;
+}
+
+function adjustCapabilities(
+  base: string[],
+  change: { add?: string[]; drop?: string[] } | undefined,
+  available: string[],
+): string[] {
+  const drop = (change?.drop ?? []).map(capabilityName);
+  const add = (change?.add ?? []).map(capabilityName);
+  let result = drop.includes('ALL') ? [] : base.filter((c) => !drop.includes(c));
+  result = add.includes('ALL') ? [...available] : [...new Set([...result, ...add])];
+  // runc cannot grant what it does not hold itself; asking for it fails the start with EPERM.
+  return result.filter((c) => available.includes(c));
+}
+
 /**
  * The OCI runtime config for a container whose image is the host's root filesystem (mounted at `rootfs` by the
  * caller). Pure, so the namespace/mount/capability choices are table-tested without runc.
@@ -277,13 +301,18 @@ export function ociConfig(
     rootfs: string;
     /** The capabilities runc itself holds (CapBnd); privileged means all of these, as with a real runtime. */
     boundingSet?: bigint;
+    /** Host device nodes a privileged container gets, from `hostDevices()`. */
+    devices?: HostDevice[];
   },
 ) {
   const privileged = options.privileged ?? false;
   const boundingSet = options.boundingSet ?? (1n << BigInt(allCapabilities.length)) - 1n;
-  const capabilities = privileged
-    ? allCapabilities.filter((_, bit) => (boundingSet >> BigInt(bit)) & 1n)
-    : defaultCapabilities;
+  const available = allCapabilities.filter((_, bit) => (boundingSet >> BigInt(bit)) & 1n);
+  const capabilities = adjustCapabilities(
+    privileged ? available : defaultCapabilities,
+    options.capabilities,
+    available,
+  );
   const env = {
     PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     HOSTNAME: options.hostname ?? 'container',
@@ -297,31 +326,25 @@ export function ociConfig(
   ];
   const mounts = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
-    privileged
-      ? { destination: '/dev', type: 'bind', source: '/dev', options: ['rbind', 'nosuid'] }
-      : {
-          destination: '/dev',
-          type: 'tmpfs',
-          source: 'tmpfs',
-          options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
-        },
-    ...(privileged
-      ? []
-      : [
-          {
-            destination: '/dev/pts',
-            type: 'devpts',
-            source: 'devpts',
-            options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'],
-          },
-          {
-            destination: '/dev/shm',
-            type: 'tmpfs',
-            source: 'shm',
-            options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'],
-          },
-          { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-        ]),
+    {
+      destination: '/dev',
+      type: 'tmpfs',
+      source: 'tmpfs',
+      options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+    },
+    {
+      destination: '/dev/pts',
+      type: 'devpts',
+      source: 'devpts',
+      options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'],
+    },
+    {
+      destination: '/dev/shm',
+      type: 'tmpfs',
+      source: 'shm',
+      options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'],
+    },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     {
       destination: '/sys',
       type: 'sysfs',
@@ -366,6 +389,7 @@ export function ociConfig(
     linux: {
       cgroupsPath: options.cgroupsPath,
       namespaces,
+      ...(privileged && options.devices ? { devices: options.devices } : {}),
       resources: {
         devices: privileged ? [{ allow: true, access: 'rwm' }] : [{ allow: false, access: 'rwm' }],
         ...(resources.memoryLimitBytes === undefined ? {} : { memory: { limit: resources.memoryLimitBytes } }),
@@ -401,6 +425,7 @@ export async function runContainer(options: RunContainerOptions): Promise<Runnin
   await mkdir(layerDir, { recursive: true });
   await mkdir(rootfs, { recursive: true });
   const boundingSet = await ownBoundingSet();
+  const devices = options.privileged ? await hostDevices() : undefined;
 
   const cleanupMounts = async () => {
     for (const dir of [rootfs, layerDir]) {
@@ -425,7 +450,10 @@ export async function runContainer(options: RunContainerOptions): Promise<Runnin
       'overlay',
       rootfs,
     ]);
-    await writeFile(join(bundleDir, 'config.json'), JSON.stringify(ociConfig({ ...options, rootfs, boundingSet })));
+    await writeFile(
+      join(bundleDir, 'config.json'),
+      JSON.stringify(ociConfig({ ...options, rootfs, boundingSet, devices })),
+    );
     for (const path of [options.stdoutPath, options.stderrPath]) {
       if (path) outputs.push(await open(path, 'a'));
     }
@@ -509,6 +537,49 @@ export async function runContainer(options: RunContainerOptions): Promise<Runnin
         await cleanupMounts();
       })()),
   };
+}
+
+export interface HostDevice {
+  path: string;
+  type: 'c' | 'b';
+  major: number;
+  minor: number;
+  fileMode: number;
+  uid: number;
+  gid: number;
+}
+
+/**
+ * The host's device nodes, which a privileged container gets as its own nodes in a private /dev (what Docker and
+ * containerd do): binding the host's /dev instead would let runc create mount points such as /dev/termination-log
+ * on the host.
+ */
+export async function hostDevices(root = '/dev'): Promise<HostDevice[]> {
+  const skip = new Set(['/dev/pts', '/dev/shm', '/dev/mqueue', '/dev/console', '/dev/ptmx']);
+  const devices: HostDevice[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+      const path = join(dir, entry.name);
+      if (skip.has(path)) continue;
+      if (entry.isDirectory()) await walk(path);
+      else if (entry.isCharacterDevice() || entry.isBlockDevice()) {
+        const info = await stat(path, { bigint: true }).catch(() => undefined);
+        if (!info) continue;
+        const rdev = info.rdev;
+        devices.push({
+          path,
+          type: entry.isCharacterDevice() ? 'c' : 'b',
+          major: Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn)),
+          minor: Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn)),
+          fileMode: Number(info.mode & 0o7777n),
+          uid: Number(info.uid),
+          gid: Number(info.gid),
+        });
+      }
+    }
+  };
+  await walk(root);
+  return devices;
 }
 
 /** This process's capability bounding set, which also bounds what runc can grant. */
