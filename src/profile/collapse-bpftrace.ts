@@ -2,6 +2,10 @@ import { lineBatches, type ByteSource } from './input.ts';
 import { addStack, MalformedLines, type CollapseResult } from './stacks.ts';
 
 const blockStart = /^@\[$/;
+/** `@[kstack, ustack]` with an empty kernel stack opens with `@[, ` on a line of its own. */
+const blockStartEmptyFirstKey = /^@\[,\s*$/;
+/** Between the stacks of a multi-stack key. */
+const keySeparator = /^\s*,\s*$/;
 const singleLineKey = /^@\[,\s(.*)\]: (\d+)/s;
 const blockEnd = /^,?\s?(.*)\]: (\d+)/s;
 const foldedLine = /^(\S.*?)\s+(\d+)$/s;
@@ -14,7 +18,9 @@ export interface BpftraceCollapseOptions {
 /**
  * Folds bpftrace map output keyed by `ustack`/`kstack` (what stackcollapse-bpftrace.pl reads: `@[` then one frame per
  * line, leaf first, then `]: count`) and, outside map blocks, lines already folded by libbpf-tools (`profile -f`,
- * `offcputime -f`). Frames keep their `+offset`, as upstream keeps them.
+ * `offcputime -f`). Frames keep their `+offset`, as upstream keeps them. Two deliberate differences from upstream, both
+ * for `@[kstack, ustack]` keys: the `,` line between the stacks is not made a frame, and entries whose kernel stack
+ * is empty (`@[, ` alone on a line) are kept instead of silently dropped.
  */
 export class BpftraceCollapser {
   readonly stacks = new Map<string, number>();
@@ -25,7 +31,7 @@ export class BpftraceCollapser {
   line(line: string): void {
     this.lines++;
     if (this.frames === undefined) {
-      if (blockStart.test(line)) {
+      if (blockStart.test(line) || blockStartEmptyFirstKey.test(line)) {
         this.frames = [];
         return;
       }
@@ -51,6 +57,7 @@ export class BpftraceCollapser {
       this.frames = undefined;
       return;
     }
+    if (keySeparator.test(line)) return;
     this.frames.push(line.replace(leadingSpace, ''));
   }
 

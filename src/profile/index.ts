@@ -20,6 +20,7 @@ export {
   type PerfCollapseResult,
 } from './collapse-perf.ts';
 export { collapseBpftrace, BpftraceCollapser, type BpftraceCollapseOptions } from './collapse-bpftrace.ts';
+export { collapseLibbpfTools, LibbpfCollapser, type LibbpfCollapseOptions } from './collapse-libbpf.ts';
 export { collapseGdb, GdbCollapser, type GdbCollapseOptions } from './collapse-gdb.ts';
 export { readFolded, writeFolded, foldedText, type FoldedReadResult } from './folded.ts';
 export {
