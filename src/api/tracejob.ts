@@ -230,8 +230,9 @@ export const BpftraceOptionsSchema = z
       .max(MAX_PROGRAM_BYTES, { error: `accepted: a program of at most ${MAX_PROGRAM_BYTES} characters` })
       .optional()
       .describe(
-        'bpftrace program text. The target is available as $TRACEJOB_PIDS-filtered probes via the runner ' +
-          '(see the reference). Custom programs need a TracePolicy with allowCustomBpftrace.',
+        'bpftrace program text. It receives its targets as positional parameters: $1 the host PID of the first ' +
+          'target process, $2 the cgroup v2 id of the container (compare with the cgroup builtin; 0 when it has ' +
+          'none), $3 the number of target processes. Needs a TracePolicy with allowCustomBpftrace.',
       ),
     programFrom: z
       .strictObject({ configMapKeyRef: ConfigMapKeyRefSchema })
@@ -482,6 +483,7 @@ export const ArtifactSchema = z
     sizeBytes: z.int().min(0).describe('Size in bytes.'),
     sha256: z
       .string()
+      .length(64)
       .regex(/^[0-9a-f]{64}$/)
       .describe('SHA-256 of the content, lowercase hex.'),
     url: z.string().max(4096).optional().describe('Shareable (presigned) HTTP URL, when the storage offers one.'),
