@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import yaml from 'js-yaml';
+import { load as loadYaml } from 'js-yaml';
 import { z } from 'zod';
 import { StorageProfiles } from '../storage/config.ts';
 
@@ -65,7 +65,7 @@ export async function loadOperatorConfig(file: string): Promise<OperatorConfig> 
   const text = await readFile(file, 'utf8');
   let raw: unknown;
   try {
-    raw = yaml.load(text);
+    raw = loadYaml(text);
   } catch (err) {
     throw new Error(`${file}: not valid YAML: ${(err as Error).message}`, { cause: err });
   }
