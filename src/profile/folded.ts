@@ -10,6 +10,8 @@ export interface FoldedReadResult extends CollapseResult {
    * holds the second column and `before` the first, and a flame graph of it is differential.
    */
   before?: Stacks;
+  /** With `keepOrder`: every line's (stack, count) in input order, unmerged, for flame charts. */
+  sequence?: [string, number][];
 }
 
 /**
@@ -18,8 +20,9 @@ export interface FoldedReadResult extends CollapseResult {
  */
 export async function readFolded(
   source: ByteSource,
-  options: { signal?: AbortSignal } = {},
+  options: { signal?: AbortSignal; keepOrder?: boolean } = {},
 ): Promise<FoldedReadResult> {
+  const sequence: [string, number][] | undefined = options.keepOrder ? [] : undefined;
   const stacks: Stacks = new Map();
   const before: Stacks = new Map();
   const malformed = new MalformedLines();
@@ -47,11 +50,13 @@ export async function readFolded(
         addStack(before, stack, Number(first[2]));
       }
       addStack(stacks, stack, count);
+      sequence?.push([stack, count]);
     }
   }
   return {
     stacks,
     ...(twoColumns ? { before } : {}),
+    ...(sequence ? { sequence } : {}),
     lines,
     malformedLines: malformed.count,
     malformedExamples: malformed.examples,
@@ -80,4 +85,25 @@ export async function writeFolded(stacks: Stacks, out: Writable): Promise<void> 
     }
   }
   if (chunk.length > 0 && !out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+}
+
+/**
+ * `stack before after` for every stack in either profile, sorted: what difffolded.pl prints, and what
+ * `tracejob flamegraph` draws as a differential graph. `normalize` scales the first column to the second's total.
+ */
+export function diffFoldedText(before: Stacks, after: Stacks, options: { normalize?: boolean } = {}): string {
+  let beforeTotal = 0;
+  let afterTotal = 0;
+  for (const v of before.values()) beforeTotal += v;
+  for (const v of after.values()) afterTotal += v;
+  const scale = options.normalize && beforeTotal > 0 && beforeTotal !== afterTotal ? afterTotal / beforeTotal : 1;
+  const union: Stacks = new Map();
+  for (const stack of before.keys()) union.set(stack, 0);
+  for (const stack of after.keys()) union.set(stack, 0);
+  let text = '';
+  for (const [stack] of sortedStackEntries(union)) {
+    const first = before.get(stack) ?? 0;
+    text += `${stack} ${formatCount(scale === 1 ? first : Math.floor(first * scale))} ${formatCount(after.get(stack) ?? 0)}\n`;
+  }
+  return text;
 }

@@ -22,7 +22,7 @@ export {
 export { collapseBpftrace, BpftraceCollapser, type BpftraceCollapseOptions } from './collapse-bpftrace.ts';
 export { collapseLibbpfTools, LibbpfCollapser, type LibbpfCollapseOptions } from './collapse-libbpf.ts';
 export { collapseGdb, GdbCollapser, type GdbCollapseOptions } from './collapse-gdb.ts';
-export { readFolded, writeFolded, foldedText, type FoldedReadResult } from './folded.ts';
+export { readFolded, writeFolded, foldedText, diffFoldedText, type FoldedReadResult } from './folded.ts';
 export {
   renderFlameGraph,
   renderDiffFlameGraph,

@@ -48,13 +48,12 @@ export async function* lineBatches(source: ByteSource, options: LineSourceOption
       discarding = true;
       options.onOversizedLine?.();
     }
-    for (let i = 0; i < lines.length; i++) {
-      if (lines[i].length > maxLineLength) {
-        options.onOversizedLine?.();
-        lines[i] = '';
-      }
+    let kept = lines;
+    if (lines.some((line) => line.length > maxLineLength)) {
+      kept = lines.filter((line) => line.length <= maxLineLength);
+      for (let i = kept.length; i < lines.length; i++) options.onOversizedLine?.();
     }
-    if (lines.length > 0) yield lines;
+    if (kept.length > 0) yield kept;
   }
   const rest = carry + decoder.end();
   if (rest.length > 0 && !discarding) yield [rest];
