@@ -24,7 +24,7 @@ import {
   type TracerPodObservation,
 } from './status.ts';
 import { nodesOf, resolveTargets, type Target } from './targets.ts';
-import { desiredTracerPods, type TraceJobForPods } from './tracer-pod.ts';
+import { desiredTracerPods, recordOf, targetsOfTracerPod, type TraceJobForPods } from './tracer-pod.ts';
 import type { Reason, TraceJobObject, TraceJobStatus } from './types.ts';
 
 export const TRACEJOB_PATH = '/apis/tracejob.dev/v1alpha1';
@@ -84,11 +84,12 @@ export class Reconciler {
   /** Rebuilds the admission ledger from the cache; run once the informers have synced, before workers start. */
   primeActive(): void {
     for (const job of this.#o.caches.traceJobs()) {
-      if (job.status?.startTime && !isFinished(job.status)) {
-        this.#active.set(keyOf(job.metadata.namespace, job.metadata.name), {
-          namespace: job.metadata.namespace,
-          nodes: (job.status.targets ?? []).map((t) => t.node ?? '').filter(Boolean),
-        });
+      const key = keyOf(job.metadata.namespace, job.metadata.name);
+      const pods = this.#o.caches.tracerPodsOf(key).filter((p) => p.metadata?.labels?.[UID_LABEL] === job.metadata.uid);
+      if ((job.status?.startTime || pods.length) && !isFinished(job.status)) {
+        const nodes = pods.map((p) => p.spec?.nodeName ?? '');
+        for (const t of job.status?.targets ?? []) nodes.push(t.node ?? '');
+        this.#active.set(key, { namespace: job.metadata.namespace, nodes: [...new Set(nodes.filter(Boolean))] });
       }
     }
   }
@@ -137,7 +138,11 @@ export class Reconciler {
     }
     const withFinalizer = await this.#ensureFinalizer(job);
 
-    if (withFinalizer.status?.startTime) return this.#track(key, withFinalizer, validated.value, own, log);
+    // Started once it has tracer pods, even before any status says so: a crash between creating them and the next
+    // status write must not lead to a second round of admission and pod creation.
+    if (withFinalizer.status?.startTime || own.length > 0) {
+      return this.#track(key, withFinalizer, validated.value, own, log);
+    }
     return this.#start(key, withFinalizer, validated.value, own, log);
   }
 
@@ -188,12 +193,15 @@ export class Reconciler {
       if (err instanceof TerminalError) return this.#finishBeforeStart(job, 'InvalidSpec', err.message, own);
       throw err;
     }
-    const desired = desiredTracerPods(forPods, resolution.targets, this.#o.config);
-    const desiredNames = new Set(desired.map((p) => p.metadata!.name!));
-    await this.#deletePods(own.filter((p) => !desiredNames.has(p.metadata!.name!)));
-    const existing = new Set(own.map((p) => p.metadata!.name!));
+    const skipped = resolution.problems.map((p) => p.message);
+    if (resolution.omitted) {
+      skipped.push(`${resolution.omitted} more matching pod(s) beyond maxTargets ${decision.maxTargets}`);
+    }
+    const desired = desiredTracerPods(forPods, resolution.targets, this.#o.config, {
+      policy: decision.policy,
+      skipped,
+    });
     for (const pod of desired) {
-      if (existing.has(pod.metadata!.name!)) continue;
       try {
         await this.#o.client.request('POST', `/api/v1/namespaces/${this.#o.config.tracerNamespace}/pods`, {
           body: pod,
@@ -203,40 +211,31 @@ export class Reconciler {
         if (!isAlreadyExists(err)) throw err;
       }
     }
-    const skipped = resolution.problems.map((p) => p.message);
-    if (resolution.omitted)
-      skipped.push(`${resolution.omitted} more matching pod(s) beyond maxTargets ${decision.maxTargets}`);
-    const status = tracingStatus(
-      job,
-      {
-        targets: resolution.targets,
-        skipped,
-        lost: new Map(),
-        tracers: desired.map((p) => ({ node: p.spec!.nodeName!, name: p.metadata!.name! })),
-        startTime: now.toISOString(),
-        deadline: this.#deadline(now.toISOString(), forPods.durationSeconds),
-        startTimeoutSeconds: this.#o.config.startTimeoutSeconds,
-      },
-      now,
-    );
-    status.policy = decision.policy;
-    await this.#writeStatus(job, status, log);
-    return { requeueAfterMs: this.#o.config.startTimeoutSeconds * 1000 };
+    // No status write here: the pods' own events bring the next reconcile, which reports them as they are by
+    // then (often already Running), saving a write per TraceJob. The requeue covers a lost event.
+    return { requeueAfterMs: 5_000 };
   }
 
   /** After the tracer pods were made: follow them, and the targets, to the end. */
   async #track(key: string, job: TraceJobObject, typed: TraceJob, own: V1Pod[], log: Logger): Promise<Result> {
     const now = this.#o.now();
-    const status = job.status!;
-    const targets: Target[] = (status.targets ?? []).map((t) => ({
-      namespace: t.namespace,
-      pod: t.pod,
-      podUID: t.podUID ?? '',
-      container: t.container ?? '',
-      containerID: t.containerID ?? '',
-      node: t.node ?? '',
-      qosClass: t.qosClass ?? 'BestEffort',
-    }));
+    const status = job.status ?? {};
+    const targets: Target[] = status.targets?.length
+      ? status.targets.map((t) => ({
+          namespace: t.namespace,
+          pod: t.pod,
+          podUID: t.podUID ?? '',
+          container: t.container ?? '',
+          containerID: t.containerID ?? '',
+          node: t.node ?? '',
+          qosClass: t.qosClass ?? 'BestEffort',
+        }))
+      : own.flatMap(targetsOfTracerPod);
+    const startTime =
+      status.startTime ??
+      own.map((p) => new Date(p.metadata?.creationTimestamp ?? now).toISOString()).sort()[0] ??
+      now.toISOString();
+    const recorded = own.map(recordOf).find((r) => r !== undefined);
     if (!this.#active.has(key))
       this.#active.set(key, { namespace: job.metadata.namespace, nodes: nodesOfTargets(targets) });
     const byName = new Map(own.map((p) => [p.metadata!.name!, p]));
@@ -258,18 +257,17 @@ export class Reconciler {
       job,
       {
         targets,
-        skipped: [],
+        skipped: recorded?.skipped ?? [],
         lost,
         tracers,
-        startTime: status.startTime!,
-        deadline: this.#deadline(status.startTime!, durationSeconds),
+        startTime,
+        deadline: this.#deadline(startTime, durationSeconds),
         startTimeoutSeconds: this.#o.config.startTimeoutSeconds,
       },
       now,
     );
-    next.policy = status.policy;
-    const skippedNote = status.message?.split('\nnot traced: ')[1];
-    if (skippedNote && !next.message?.includes('\nnot traced: ')) next.message += `\nnot traced: ${skippedNote}`;
+    const policy = status.policy ?? recorded?.policy;
+    if (policy) next.policy = policy;
     const startedAt = own.map((p) => p.metadata?.annotations?.[GENERATION_ANNOTATION]).find(Boolean);
     if (startedAt && job.metadata.generation !== undefined && String(job.metadata.generation) !== startedAt) {
       next.message +=
@@ -283,14 +281,14 @@ export class Reconciler {
       await this.#removeFinalizer(written);
       return this.#expire(written);
     }
-    const untilDeadline = this.#deadline(status.startTime!, durationSeconds).getTime() - now.getTime();
+    const untilDeadline = this.#deadline(startTime, durationSeconds).getTime() - now.getTime();
     return { requeueAfterMs: Math.max(1_000, Math.min(this.#o.targetCheckMs, untilDeadline + 1_000)) };
   }
 
   /** Target pods deleted or replaced since the trace started, with why. */
   async #lostTargets(job: TraceJobObject, targets: readonly Target[]): Promise<Map<string, string>> {
     const lost = new Map<string, string>();
-    if (job.status?.phase !== 'Running' && job.status?.phase !== 'Pending') return lost;
+    if (isFinished(job.status)) return lost;
     for (const t of targets) {
       const pod = await this.#getOrUndefined<V1Pod>(`/api/v1/namespaces/${t.namespace}/pods/${t.pod}`);
       if (!pod || pod.metadata?.uid !== t.podUID) lost.set(t.pod, `pod ${t.pod} was deleted during the trace`);

@@ -85,10 +85,70 @@ function hostMounts(sink: SinkConfig): { volumes: V1Volume[]; mounts: V1VolumeMo
   };
 }
 
+/** What admission decided that the status reports later: which policy admitted the TraceJob, what was left out. */
+export interface AdmissionRecord {
+  policy?: string;
+  skipped: string[];
+}
+
+const RECORD_ANNOTATION = 'tracejob.dev/admission';
+
 /** One tracer pod per node that has targets, in the operator's namespace. */
-export function desiredTracerPods(job: TraceJobForPods, targets: readonly Target[], config: OperatorConfig): V1Pod[] {
+export function desiredTracerPods(
+  job: TraceJobForPods,
+  targets: readonly Target[],
+  config: OperatorConfig,
+  record: AdmissionRecord = { skipped: [] },
+): V1Pod[] {
   const nodes = [...new Set(targets.map((t) => t.node))].sort();
-  return nodes.map((node) => tracerPod(job, node, runnerPlan(job, node, targets), config));
+  const bounded: AdmissionRecord = {
+    ...(record.policy ? { policy: record.policy } : {}),
+    skipped: record.skipped.slice(0, 10).map((m) => m.slice(0, 300)),
+  };
+  return nodes.map((node) => {
+    const pod = tracerPod(job, node, runnerPlan(job, node, targets), config);
+    pod.metadata!.annotations![RECORD_ANNOTATION] = JSON.stringify(bounded);
+    return pod;
+  });
+}
+
+export function recordOf(pod: V1Pod): AdmissionRecord | undefined {
+  const text = pod.metadata?.annotations?.[RECORD_ANNOTATION];
+  if (!text) return undefined;
+  try {
+    const value = JSON.parse(text) as AdmissionRecord;
+    return {
+      policy: typeof value.policy === 'string' ? value.policy : undefined,
+      skipped: Array.isArray(value.skipped) ? value.skipped.map(String) : [],
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The targets a tracer pod's plan names; empty when the plan does not parse (never ours to trust then). */
+export function targetsOfTracerPod(pod: V1Pod): Target[] {
+  const text = pod.spec?.containers?.[0]?.env?.find((e) => e.name === PLAN_ENV)?.value;
+  const parsed = text ? RunnerPlanSchema.safeParse(safeJson(text)) : undefined;
+  if (!parsed?.success) return [];
+  const plan = parsed.data;
+  return plan.targets.map((t) => ({
+    namespace: t.namespace,
+    pod: t.pod,
+    podUID: t.podUID,
+    container: t.container,
+    containerID: t.containerID,
+    node: plan.node,
+    qosClass: t.qosClass ?? 'BestEffort',
+  }));
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 export function tracerPod(job: TraceJobForPods, node: string, plan: RunnerPlan, config: OperatorConfig): V1Pod {
