@@ -1,4 +1,5 @@
 import { RE2JS } from 're2js';
+import { RunnerError } from './errors.ts';
 import type { TargetProcess } from './resolve.ts';
 
 /** Selection of processes inside a container; every given field must match. */
@@ -7,7 +8,7 @@ export interface ProcessSelector {
   pid?: number;
   comm?: string;
   exe?: string;
-  /** Regular expression over the NUL-joined command line. */
+  /** Regular expression over the command line, arguments joined by spaces. */
   cmdline?: string;
 }
 
@@ -40,7 +41,7 @@ export function compileSelector(selector: ProcessSelector, field = 'process'): (
     (selector.pid === undefined || p.nsPid === selector.pid) &&
     (selector.comm === undefined || p.comm === selector.comm) &&
     (selector.exe === undefined || p.exe === selector.exe) &&
-    (pattern === undefined || pattern.matcher(p.cmdline.join('\0')).find());
+    (pattern === undefined || pattern.matcher(p.cmdline.join(' ')).find());
 }
 
 /** Applies a selector; when nothing matches, the error lists what was there so the user can correct the filter. */
@@ -60,5 +61,8 @@ export function selectProcesses(
     )
     .join('; ');
   const more = processes.length > 10 ? ` and ${processes.length - 10} more` : '';
-  throw new Error(`${field}: no process matches ${JSON.stringify(selector)}. The container has: ${listed}${more}`);
+  throw new RunnerError(
+    'NoMatchingProcess',
+    `${field}: no process matches ${JSON.stringify(selector)}. The container has: ${listed}${more}`,
+  );
 }

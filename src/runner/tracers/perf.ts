@@ -1,0 +1,149 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { PerfOptions } from '../../api/tracejob.ts';
+import { JitMapMirror } from '../jitmaps.ts';
+import { supervise } from '../supervise.ts';
+import { checkRun } from './outcome.ts';
+import type { TracerAdapter, TracerContext, TracerOutcome } from './types.ts';
+
+const perfPackage = { name: 'perf', package: 'linux-perf' };
+
+/** Fields of `perf script` output, pinned so that the folding does not depend on perf's version defaults. */
+export const PERF_SCRIPT_FIELDS = 'comm,pid,tid,time,event,ip,sym,dso';
+
+export function perfRecordArgv(options: PerfOptions, pids: number[], dataPath: string): string[] {
+  const events = options.events ?? ['cpu-clock'];
+  const argv = ['record', '-F', String(options.frequency), '-o', dataPath, '-p', pids.join(',')];
+  argv.push(...(options.callGraph === 'dwarf' ? ['--call-graph', 'dwarf'] : ['-g']));
+  // Without kernel stacks, kernel-mode samples are not taken at all: no kernel address reaches the output.
+  for (const event of events) argv.push('-e', options.kernelStacks ? event : `${event}:u`);
+  return argv;
+}
+
+/** CPU profile by sampling (perf record -g), symbolized by perf script right after, JIT maps mirrored throughout. */
+export function perfRecord(options: PerfOptions): TracerAdapter {
+  return {
+    name: 'perf record',
+    requirements: () => ({ binaries: [perfPackage], perfEvents: true, kernelSymbols: options.kernelStacks }),
+    async run(ctx: TracerContext): Promise<TracerOutcome> {
+      const perf = ctx.binaries.perf!;
+      const dataPath = join(ctx.workDir, 'perf.data');
+      const scriptPath = join(ctx.workDir, 'perf.script.txt');
+      const pids = ctx.processes.map((p) => p.pid);
+      const jit = new JitMapMirror(ctx.processes);
+      await jit.refresh();
+      const refresher = setInterval(() => void jit.refresh(), 2000);
+      let notes: string[];
+      let stoppedBy;
+      try {
+        const recorded = await supervise({
+          argv: [perf, ...perfRecordArgv(options, pids, dataPath)],
+          durationMs: ctx.durationMs,
+          graceMs: ctx.graceMs,
+          cwd: ctx.workDir,
+          stderrPath: join(ctx.workDir, 'perf-record.log'),
+          maxStderrBytes: 1 << 20,
+          signal: ctx.signal,
+        });
+        stoppedBy = recorded.stoppedBy;
+        clearInterval(refresher);
+        await jit.refresh();
+        // perf record exits by itself, with status 0, when every target exits.
+        notes = checkRun('perf record', recorded);
+        if (recorded.stoppedBy === 'exited') notes.push('every target process exited before the end of the duration');
+        const script = await supervise({
+          argv: [perf, 'script', '-f', '-i', dataPath, '-F', PERF_SCRIPT_FIELDS],
+          durationMs: Math.max(60_000, ctx.durationMs),
+          graceMs: 5000,
+          cwd: ctx.workDir,
+          stdoutPath: scriptPath,
+          stderrPath: join(ctx.workDir, 'perf-script.log'),
+          maxStderrBytes: 1 << 20,
+          signal: ctx.signal,
+        });
+        notes.push(...checkRun('perf script', script));
+      } finally {
+        clearInterval(refresher);
+        await jit.cleanup();
+      }
+      if (jit.mirrored > 0) notes.push(`used ${jit.mirrored} JIT symbol map(s) from the container`);
+      return {
+        files: [{ name: 'perf.script.txt', path: scriptPath, format: 'raw' }],
+        stacks: { format: 'perf-script', path: scriptPath },
+        notes,
+        stoppedBy,
+      };
+    },
+  };
+}
+
+/** Counters (perf stat) over the duration: CSV raw output and a JSON summary of the counts. */
+export function perfStat(options: PerfOptions): TracerAdapter {
+  return {
+    name: 'perf stat',
+    requirements: () => ({ binaries: [perfPackage], perfEvents: true }),
+    async run(ctx: TracerContext): Promise<TracerOutcome> {
+      const rawPath = join(ctx.workDir, 'perf-stat.csv');
+      const argv = [
+        ctx.binaries.perf!,
+        'stat',
+        '-x',
+        ',',
+        '-o',
+        rawPath,
+        '-p',
+        ctx.processes.map((p) => p.pid).join(','),
+      ];
+      for (const event of options.events ?? []) argv.push('-e', options.kernelStacks ? event : `${event}:u`);
+      if (!options.events && !options.kernelStacks) argv.push('--all-user');
+      const result = await supervise({
+        argv,
+        durationMs: ctx.durationMs,
+        graceMs: ctx.graceMs,
+        cwd: ctx.workDir,
+        stderrPath: join(ctx.workDir, 'perf-stat.log'),
+        maxStderrBytes: 1 << 20,
+        signal: ctx.signal,
+      });
+      const notes = checkRun('perf stat', result);
+      const summaryPath = join(ctx.workDir, 'perf-stat.json');
+      const counters = parsePerfStatCsv(await readFile(rawPath, 'utf8').catch(() => ''));
+      await writeFile(summaryPath, JSON.stringify({ counters }, null, 2));
+      return {
+        files: [
+          { name: 'perf-stat.csv', path: rawPath, format: 'raw' },
+          { name: 'perf-stat.json', path: summaryPath, format: 'summary' },
+        ],
+        notes,
+        stoppedBy: result.stoppedBy,
+      };
+    },
+  };
+}
+
+export interface PerfCounter {
+  event: string;
+  value: number | null;
+  unit: string;
+  /** Share of the time the counter ran (below 100 when counters were multiplexed). */
+  runningPercent: number | null;
+}
+
+/** Parses `perf stat -x ,` output: value,unit,event,run-time,percent,... ; `<not counted>` becomes null. */
+export function parsePerfStatCsv(text: string): PerfCounter[] {
+  const counters: PerfCounter[] = [];
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const fields = line.split(',');
+    if (fields.length < 3 || !fields[2]) continue;
+    const value = Number(fields[0]);
+    const percent = Number(fields[4]);
+    counters.push({
+      event: fields[2],
+      value: fields[0] !== '' && Number.isFinite(value) ? value : null,
+      unit: fields[1] ?? '',
+      runningPercent: fields[4] !== undefined && fields[4] !== '' && Number.isFinite(percent) ? percent : null,
+    });
+  }
+  return counters;
+}
