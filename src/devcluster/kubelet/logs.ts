@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import type { PodLogOptions } from '../pod-logs.ts';
 
 /** How much of a log to read and whether to follow it; `pods/log` query parameters plus the request's signal. */
-export type ReadLogOptions = Omit<PodLogOptions, 'container' | 'previous'> & { signal?: AbortSignal };
+export type ReadLogOptions = Partial<Omit<PodLogOptions, 'container' | 'previous'>> & { signal?: AbortSignal };
 
 // containerd splits lines longer than this into partial (P) records.
 const maxRecordBytes = 16 * 1024;
