@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { load } from 'js-yaml';
 import { generatedCrdFiles, toStructural, traceJobCrd, tracePolicyCrd } from '../../src/api/crd.ts';
+import { updateReference } from '../../src/api/reference.ts';
 import { repoRoot } from './examples.ts';
 
 type Schema = Record<string, unknown> & {
@@ -86,4 +87,12 @@ test('toStructural refuses what a structural schema cannot hold', () => {
     type: 'object',
     properties: {},
   });
+});
+
+test('the field tables of docs/reference.md are what the schemas generate (run: node scripts/generate-crds.ts)', () => {
+  const reference = readFileSync(join(repoRoot, 'docs', 'reference.md'), 'utf8');
+  assert.equal(updateReference(reference), reference);
+  for (const field of ['spec.target.process.cmdline', 'spec.tracer.gdb.interval', 'status.artifacts[].sha256']) {
+    assert.ok(reference.includes(`\`${field}\``), field);
+  }
 });
