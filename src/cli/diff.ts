@@ -26,7 +26,7 @@ export function command(): Command {
       .argument('<after>', 'folded stacks of the second profile'),
   )
     .option('--normalize', 'scale BEFORE to the total of AFTER first (different durations or rates)')
-    .option('--negate', 'widths from BEFORE, colours reversed: shows what went away')
+    .option('--negate', 'swap the hues (blue for more); `diff AFTER BEFORE --negate` shows what went away')
     .option('--folded', 'print `stack before after` lines (as difffolded.pl) instead of the SVG')
     .action(
       async (

@@ -30,7 +30,10 @@ export interface FlameGraphOptions {
 export interface DiffFlameGraphOptions extends FlameGraphOptions {
   /** Scale the first profile to the second's total before comparing (different durations or rates). */
   normalize?: boolean;
-  /** Widths from the first profile instead of the second, colours negated: shows what will disappear. */
+  /**
+   * Swap the hues (blue for more, red for less), as flamegraph.pl's --negate: `diff(after, before, { negate })` draws
+   * the first profile's widths coloured by what changed in the second, which shows code paths that went away.
+   */
   negate?: boolean;
 }
 
@@ -243,13 +246,11 @@ export function renderFlameGraph(stacks: Iterable<[string, number]>, options: Fl
 
 /**
  * A differential flame graph: widths from the second profile (`after`), red where it has more samples than the first
- * (`before`), blue where fewer. With `negate`, widths come from `before` and the colours flip, which shows the code
- * paths that went away.
+ * (`before`), blue where fewer.
  */
 export function renderDiffFlameGraph(before: Stacks, after: Stacks, options: DiffFlameGraphOptions = {}): string {
-  let first = before;
-  let second = after;
-  if (options.negate) [first, second] = [after, before];
+  const first = before;
+  const second = after;
   let scale = 1;
   if (options.normalize) {
     let firstTotal = 0;

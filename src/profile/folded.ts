@@ -96,14 +96,27 @@ export function diffFoldedText(before: Stacks, after: Stacks, options: { normali
   let afterTotal = 0;
   for (const v of before.values()) beforeTotal += v;
   for (const v of after.values()) afterTotal += v;
-  const scale = options.normalize && beforeTotal > 0 && beforeTotal !== afterTotal ? afterTotal / beforeTotal : 1;
+  const normalize = options.normalize && beforeTotal > 0 && beforeTotal !== afterTotal;
   const union: Stacks = new Map();
   for (const stack of before.keys()) union.set(stack, 0);
   for (const stack of after.keys()) union.set(stack, 0);
   let text = '';
   for (const [stack] of sortedStackEntries(union)) {
     const first = before.get(stack) ?? 0;
-    text += `${stack} ${formatCount(scale === 1 ? first : Math.floor(first * scale))} ${formatCount(after.get(stack) ?? 0)}\n`;
+    const scaled = normalize ? scaleCount(first, afterTotal, beforeTotal) : first;
+    text += `${stack} ${formatCount(scaled)} ${formatCount(after.get(stack) ?? 0)}\n`;
   }
   return text;
+}
+
+/**
+ * `int(count * to / from)` as Perl computes it: the product first, exact when the quotient is an integer (Perl
+ * divides 64-bit integers exactly then), else in doubles, which round the product exactly as Perl does.
+ */
+function scaleCount(count: number, to: number, from: number): number {
+  if (Number.isInteger(count) && Number.isInteger(to) && Number.isInteger(from)) {
+    const product = BigInt(count) * BigInt(to);
+    if (product % BigInt(from) === 0n) return Number(product / BigInt(from));
+  }
+  return Math.trunc((count * to) / from);
 }
