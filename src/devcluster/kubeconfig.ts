@@ -6,7 +6,9 @@ export function writeKubeconfig(path: string, options: { server: string; name: s
   const doc = {
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: options.name, cluster: { server: options.server } }],
+    // Plain HTTP on loopback: @kubernetes/client-node refuses an http:// server unless TLS verification is off
+    // (there is no TLS to verify); kubectl and helm accept either.
+    clusters: [{ name: options.name, cluster: { server: options.server, 'insecure-skip-tls-verify': true } }],
     users: [{ name: `${options.name}-admin`, user: {} }],
     contexts: [
       { name: options.name, context: { cluster: options.name, user: `${options.name}-admin`, namespace: 'default' } },
