@@ -197,3 +197,4 @@ async function cleanLeftovers(stateDir: string, driver: CgroupDriver, logger: Lo
     }
   }
 }
+export { startFakeNodes, type FakeNodes, type FakeNodesOptions } from './fake-nodes.ts';

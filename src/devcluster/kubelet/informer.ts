@@ -14,7 +14,8 @@ export interface PodHandlers {
  */
 export async function watchPods(options: {
   kubeConfig: KubeConfig;
-  fieldSelector: string;
+  /** Omitted: every pod. */
+  fieldSelector?: string;
   handlers: PodHandlers;
   signal: AbortSignal;
   logger: Logger;
@@ -25,7 +26,7 @@ export async function watchPods(options: {
   const informer = new ListWatch<V1Pod>(
     '/api/v1/pods',
     new Watch(kubeConfig),
-    () => core.listPodForAllNamespaces({ fieldSelector }),
+    () => core.listPodForAllNamespaces(fieldSelector === undefined ? {} : { fieldSelector }),
     false,
     undefined,
     fieldSelector,
