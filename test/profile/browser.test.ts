@@ -9,6 +9,8 @@ import { collapsePerfScript, renderFlameGraph } from '../../src/profile/index.ts
 import { needs } from '../support/requirements.ts';
 
 const fixtures = new URL('../fixtures/profile/', import.meta.url).pathname;
+// Evaluated in the page, where the DOM exists; Node's type library has none, hence a string.
+const matchedShown = "document.getElementById('matched').textContent.startsWith('Matched')";
 
 test('in Chromium the SVG searches with a matched share, zooms on click and resets', needs('chromium'), async () => {
   const { stacks } = await collapsePerfScript(createReadStream(`${fixtures}perf/c-fp.perf`));
@@ -50,7 +52,7 @@ test('in Chromium the SVG searches with a matched share, zooms on click and rese
     // Search: the prompt takes a regular expression; matches turn magenta and the share shows.
     page.once('dialog', (dialog) => void dialog.accept('chacha'));
     await page.click('#search');
-    await page.waitForFunction(() => document.getElementById('matched')!.textContent!.startsWith('Matched'));
+    await page.waitForFunction(matchedShown);
     assert.equal((await page.textContent('#matched'))!.split(' (')[0], expectedShare);
     assert.equal(await frame('chacha_permute').first().locator('rect').getAttribute('fill'), 'rgb(230,0,230)');
     assert.notEqual(await frame('cpu_phase').first().locator('rect').getAttribute('fill'), 'rgb(230,0,230)');
@@ -86,7 +88,7 @@ test('in Chromium the SVG searches with a matched share, zooms on click and rese
 
     // A search in the URL applies on load, for links to a view.
     await page.goto(`${pathToFileURL(svgFile).href}?s=chacha`);
-    await page.waitForFunction(() => document.getElementById('matched')!.textContent!.startsWith('Matched'));
+    await page.waitForFunction(matchedShown);
     assert.equal((await page.textContent('#matched'))!.split(' (')[0], expectedShare);
     assert.deepEqual(errors, []);
   } finally {

@@ -41,7 +41,7 @@ test('tracejob collapse perf reads gzip from standard input and reports skipped 
     Buffer.from('app 1 1.0: 1 cycles:\n\t1 main (/a)\nnonsense\n\n'),
   );
   assert.equal(malformed.stdout.toString(), 'app;main 1\n');
-  assert.match(malformed.stderr, /1 line\(s\) not understood and skipped, e\.g\.:\n  "nonsense"/);
+  assert.match(malformed.stderr, /1 line\(s\) not understood and skipped, e\.g\.:\n {2}"nonsense"/);
 });
 
 test('binary input fails with a clear message and exit status 1', async () => {
