@@ -185,6 +185,7 @@ export class Controller {
           log.error('reconcile failed permanently', { error: verdict.why });
         }
       } finally {
+        this.reconciler.settle(key);
         const ms = performance.now() - started;
         metrics.reconciles.inc({ result });
         metrics.reconcileDuration.observe(ms / 1000);

@@ -35,8 +35,9 @@ export function classifyError(err: unknown): ErrorClass {
       return { kind: 'requeueAfter', seconds: Math.min(Math.max(err.retryAfterSeconds ?? 1, 1), 300), why };
     }
     // 409: someone else wrote first; re-read the cache and decide again. 5xx, 404 on a stale cache: transient.
-    if (err.code === 409 || err.code >= 500 || err.code === 404 || err.code === 408) return { kind: 'retry', why };
-    // 400/403/422: the request is wrong or forbidden, and sending it again will not change that.
+    // 403: RBAC or a ServiceAccount still being installed; the backoff keeps the retries rare.
+    if ([403, 404, 408, 409].includes(err.code) || err.code >= 500) return { kind: 'retry', why };
+    // 400/422: the request is malformed, and sending it again will not change that.
     return { kind: 'terminal', why };
   }
   // Connection refused, reset, timeouts: the server may come back.

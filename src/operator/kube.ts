@@ -134,5 +134,21 @@ export function loadKubeConfig(file?: string): KubeConfig {
   const kc = new KubeConfig();
   if (file) kc.loadFromFile(file);
   else kc.loadFromDefault();
-  return kc;
+  return allowPlainHttp(kc);
+}
+
+/**
+ * The client library refuses an `http://` server unless TLS verification is off, although there is no TLS to verify;
+ * kubectl accepts such a kubeconfig (a local development cluster writes one), so we do too.
+ */
+export function allowPlainHttp(kc: KubeConfig): KubeConfig {
+  if (!kc.clusters.some((c) => c.server.startsWith('http:') && !c.skipTLSVerify)) return kc;
+  const fixed = new KubeConfig();
+  fixed.loadFromOptions({
+    clusters: kc.clusters.map((c) => (c.server.startsWith('http:') ? { ...c, skipTLSVerify: true } : c)),
+    users: kc.users,
+    contexts: kc.contexts,
+    currentContext: kc.currentContext,
+  });
+  return fixed;
 }

@@ -28,6 +28,14 @@ import { desiredTracerPods, recordOf, targetsOfTracerPod, type TraceJobForPods }
 import type { Reason, TraceJobObject, TraceJobStatus } from './types.ts';
 
 export const TRACEJOB_PATH = '/apis/tracejob.dev/v1alpha1';
+const EXPECTATION_TTL_MS = 30_000;
+
+interface Expectation {
+  /** resourceVersions of the TraceJob that our writes superseded. */
+  staleVersions: Set<string>;
+  createdPods: Set<string>;
+  at: number;
+}
 
 /** What the reconciler reads from the informers' caches. */
 export interface Caches {
@@ -94,6 +102,43 @@ export class Reconciler {
     }
   }
 
+  /**
+   * What this replica wrote per key that the informers have not delivered yet (client-go's "expectations"). Acting
+   * on a cache that lags behind our own writes would repeat them: a second status write, a create that answers
+   * AlreadyExists, a finalizer patch that conflicts.
+   */
+  readonly #expectations = new Map<string, Expectation>();
+  #written: Omit<Expectation, 'at'> & { key: string } = { key: '', staleVersions: new Set(), createdPods: new Set() };
+  /** Pods we asked to delete, by UID, so a lagging cache does not make us ask again. */
+  readonly #deleting = new Map<string, number>();
+
+  #cacheBehind(key: string, job: TraceJobObject | undefined, pods: readonly V1Pod[]): boolean {
+    const expected = this.#expectations.get(key);
+    if (!expected) return false;
+    const fresh = Date.now() - expected.at < EXPECTATION_TTL_MS;
+    const jobBehind = job !== undefined && expected.staleVersions.has(job.metadata.resourceVersion ?? '');
+    const names = new Set(pods.map((p) => p.metadata?.name));
+    const podsBehind = [...expected.createdPods].some((n) => !names.has(n));
+    if (fresh && (jobBehind || podsBehind)) return true;
+    this.#expectations.delete(key);
+    return false;
+  }
+
+  /** Records what this reconcile wrote, once it is over (successfully or not). */
+  settle(key: string): void {
+    const written = this.#written;
+    if (written.key !== key || (!written.staleVersions.size && !written.createdPods.size)) return;
+    this.#expectations.set(key, {
+      staleVersions: written.staleVersions,
+      createdPods: written.createdPods,
+      at: Date.now(),
+    });
+  }
+
+  #wroteJob(job: TraceJobObject): void {
+    if (job.metadata.resourceVersion) this.#written.staleVersions.add(job.metadata.resourceVersion);
+  }
+
   get activeCount(): number {
     return this.#active.size;
   }
@@ -101,6 +146,8 @@ export class Reconciler {
   async reconcile(key: string, namespace: string, name: string): Promise<Result> {
     const job = this.#o.caches.traceJob(namespace, name);
     const pods = this.#o.caches.tracerPodsOf(key);
+    if (this.#cacheBehind(key, job, pods)) return { requeueAfterMs: 1_000 };
+    this.#written = { key, staleVersions: new Set(), createdPods: new Set() };
     if (!job) {
       // Gone without our finalizer running (removed by hand, or deleted while we were down): clean up after it.
       this.#active.delete(key);
@@ -206,6 +253,7 @@ export class Reconciler {
         await this.#o.client.request('POST', `/api/v1/namespaces/${this.#o.config.tracerNamespace}/pods`, {
           body: pod,
         });
+        this.#written.createdPods.add(pod.metadata!.name!);
         log.info('created tracer pod', { pod: pod.metadata!.name, node: pod.spec!.nodeName });
       } catch (err) {
         if (!isAlreadyExists(err)) throw err;
@@ -458,6 +506,7 @@ export class Reconciler {
   async #ensureFinalizer(job: TraceJobObject): Promise<TraceJobObject> {
     const finalizers = job.metadata.finalizers ?? [];
     if (finalizers.includes(FINALIZER)) return job;
+    this.#wroteJob(job);
     const updated = await this.#o.client.request<TraceJobObject>('PATCH', this.#jobPath(job), {
       contentType: 'application/merge-patch+json',
       body: { metadata: { finalizers: [...finalizers, FINALIZER], resourceVersion: job.metadata.resourceVersion } },
@@ -468,6 +517,7 @@ export class Reconciler {
   async #removeFinalizer(job: TraceJobObject): Promise<void> {
     const finalizers = job.metadata.finalizers ?? [];
     if (!finalizers.includes(FINALIZER)) return;
+    this.#wroteJob(job);
     try {
       await this.#o.client.request('PATCH', this.#jobPath(job), {
         contentType: 'application/merge-patch+json',
@@ -489,6 +539,7 @@ export class Reconciler {
    */
   async #writeStatus(job: TraceJobObject, status: TraceJobStatus, log: Logger): Promise<TraceJobObject> {
     if (sameStatus(job.status, status)) return job;
+    this.#wroteJob(job);
     const patch: Record<string, unknown> = { ...status };
     for (const field of Object.keys(job.status ?? {})) if (!(field in status)) patch[field] = null;
     const written = await this.#o.client.request<TraceJobObject>('PATCH', `${this.#jobPath(job)}/status`, {
@@ -515,8 +566,11 @@ export class Reconciler {
   }
 
   async #deletePods(pods: readonly V1Pod[]): Promise<void> {
+    const now = Date.now();
+    for (const [uid, at] of this.#deleting) if (now - at > EXPECTATION_TTL_MS) this.#deleting.delete(uid);
     for (const pod of pods) {
-      if (pod.metadata?.deletionTimestamp) continue;
+      if (pod.metadata?.deletionTimestamp || this.#deleting.has(pod.metadata?.uid ?? '')) continue;
+      this.#deleting.set(pod.metadata?.uid ?? '', now);
       try {
         await this.#o.client.request(
           'DELETE',

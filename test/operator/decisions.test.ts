@@ -255,7 +255,8 @@ describe('classifyError', () => {
     ['unavailable with Retry-After', new KubeApiError(503, 'ServiceUnavailable', 'x', 3), 'requeueAfter', 3],
     ['huge Retry-After is capped', new KubeApiError(429, 'TooManyRequests', 'x', 99999), 'requeueAfter', 300],
     ['invalid', new KubeApiError(422, 'Invalid', 'bad pod'), 'terminal'],
-    ['forbidden', new KubeApiError(403, 'Forbidden', 'rbac'), 'terminal'],
+    ['forbidden (RBAC or ServiceAccount not yet installed)', new KubeApiError(403, 'Forbidden', 'rbac'), 'retry'],
+    ['bad request', new KubeApiError(400, 'BadRequest', 'malformed'), 'terminal'],
     ['terminal error', new TerminalError('no such ConfigMap'), 'terminal'],
     ['connection reset', Object.assign(new Error('ECONNRESET'), { code: 'ECONNRESET' }), 'retry'],
   ];
