@@ -81,6 +81,21 @@ export function command(): Command {
           artifacts: manifest.artifacts.length,
         });
         report(manifest);
+      } catch (err) {
+        logger.error('runner failed', { error: (err as Error).message });
+        report({
+          version: MANIFEST_VERSION,
+          traceJob: plan.traceJob,
+          node: plan.node,
+          state: 'Failed',
+          reason: 'InternalError',
+          message: (err as Error).message,
+          tracer: plan.tracer.type,
+          startTime,
+          completionTime: new Date().toISOString(),
+          targets: [],
+          artifacts: [],
+        });
       } finally {
         process.off('SIGTERM', onSignal);
         process.off('SIGINT', onSignal);

@@ -113,7 +113,9 @@ export function fitManifest(manifest: ResultManifest, limit = TERMINATION_MESSAG
     return i < 0 ? artifactPriority.length : i;
   };
   m.artifacts.sort((a, b) => rank(a.format) - rank(b.format));
-  while (!fits() && m.artifacts.length > 0) {
+  for (const t of m.targets) delete t.message;
+  // Keep a few artifacts (summary, flame graph) and at least one target's state before giving up on either.
+  while (!fits() && m.artifacts.length > 3) {
     m.artifacts.pop();
     omitted.artifacts++;
   }
@@ -121,10 +123,11 @@ export function fitManifest(manifest: ResultManifest, limit = TERMINATION_MESSAG
     m.targets.pop();
     omitted.targets++;
   }
-  if (!fits()) {
-    m.message = clip(m.message, 200);
-    for (const t of m.targets) delete t.message;
+  while (!fits() && m.artifacts.length > 0) {
+    m.artifacts.pop();
+    omitted.artifacts++;
   }
+  if (!fits()) m.message = clip(m.message, 200);
   if (!fits()) {
     omitted.targets += m.targets.length;
     m.targets = [];
