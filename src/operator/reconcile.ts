@@ -108,7 +108,8 @@ export class Reconciler {
    * AlreadyExists, a finalizer patch that conflicts.
    */
   readonly #expectations = new Map<string, Expectation>();
-  #written: Omit<Expectation, 'at'> & { key: string } = { key: '', staleVersions: new Set(), createdPods: new Set() };
+  /** Writes of the reconciles in progress (workers run concurrently, one per key), settled into expectations. */
+  readonly #inflight = new Map<string, Omit<Expectation, 'at'>>();
   /** Pods we asked to delete, by UID, so a lagging cache does not make us ask again. */
   readonly #deleting = new Map<string, number>();
 
@@ -126,8 +127,9 @@ export class Reconciler {
 
   /** Records what this reconcile wrote, once it is over (successfully or not). */
   settle(key: string): void {
-    const written = this.#written;
-    if (written.key !== key || (!written.staleVersions.size && !written.createdPods.size)) return;
+    const written = this.#inflight.get(key);
+    this.#inflight.delete(key);
+    if (!written || (!written.staleVersions.size && !written.createdPods.size)) return;
     this.#expectations.set(key, {
       staleVersions: written.staleVersions,
       createdPods: written.createdPods,
@@ -136,7 +138,8 @@ export class Reconciler {
   }
 
   #wroteJob(job: TraceJobObject): void {
-    if (job.metadata.resourceVersion) this.#written.staleVersions.add(job.metadata.resourceVersion);
+    const key = keyOf(job.metadata.namespace, job.metadata.name);
+    if (job.metadata.resourceVersion) this.#inflight.get(key)?.staleVersions.add(job.metadata.resourceVersion);
   }
 
   get activeCount(): number {
@@ -147,7 +150,7 @@ export class Reconciler {
     const job = this.#o.caches.traceJob(namespace, name);
     const pods = this.#o.caches.tracerPodsOf(key);
     if (this.#cacheBehind(key, job, pods)) return { requeueAfterMs: 1_000 };
-    this.#written = { key, staleVersions: new Set(), createdPods: new Set() };
+    this.#inflight.set(key, { staleVersions: new Set(), createdPods: new Set() });
     if (!job) {
       // Gone without our finalizer running (removed by hand, or deleted while we were down): clean up after it.
       this.#active.delete(key);
@@ -253,7 +256,7 @@ export class Reconciler {
         await this.#o.client.request('POST', `/api/v1/namespaces/${this.#o.config.tracerNamespace}/pods`, {
           body: pod,
         });
-        this.#written.createdPods.add(pod.metadata!.name!);
+        this.#inflight.get(key)?.createdPods.add(pod.metadata!.name!);
         log.info('created tracer pod', { pod: pod.metadata!.name, node: pod.spec!.nodeName });
       } catch (err) {
         if (!isAlreadyExists(err)) throw err;
