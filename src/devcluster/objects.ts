@@ -234,10 +234,14 @@ export class Objects {
       if (options.fieldValidation !== 'Ignore') warnings.push(...dropped.map((d) => `unknown field "${d}"`));
     }
     applyDefaults(o as Json, schema);
-    const body = { ...o } as JsonObject;
-    delete body.metadata;
-    const oldBody = old ? ({ ...old } as JsonObject) : undefined;
-    if (oldBody) delete oldBody.metadata;
+    // Root-level CEL rules may read metadata.name and metadata.generateName (as with kube-apiserver); structural
+    // validation skips metadata at the root.
+    const celMetadata = (x: object): JsonObject => {
+      const m = ((x as JsonObject).metadata ?? {}) as JsonObject;
+      return Object.fromEntries(Object.entries(m).filter(([k]) => k === 'name' || k === 'generateName')) as JsonObject;
+    };
+    const body = { ...o, metadata: celMetadata(o) } as JsonObject;
+    const oldBody = old ? ({ ...old, metadata: celMetadata(old) } as JsonObject) : undefined;
     return { errors: validate(body, schema, '', oldBody), warnings };
   }
 
