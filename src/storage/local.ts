@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, lstat, mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
-import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createGzip } from 'node:zlib';
@@ -11,6 +11,7 @@ import type { LocalSinkConfig } from './config.ts';
 import { Digest, GZIP_THRESHOLD_BYTES, contentTypeFor, isText } from './content.ts';
 import { StorageError, isAbortError } from './errors.ts';
 import { checkDeletePrefix, checkObjectKey } from './layout.ts';
+import { openSource } from './source.ts';
 import type { ArtifactSink, PresignedUrl, PutRequest, StoredArtifact, VerifyResult } from './index.ts';
 
 export const FILE_MODE = 0o640;
@@ -49,24 +50,24 @@ export class LocalSink implements ArtifactSink {
     const finalPath = join(directory, relative.slice(relative.lastIndexOf('/') + 1));
     const temporary = join(directory, `.${relative.slice(relative.lastIndexOf('/') + 1)}.${randomUUID()}.tmp`);
     const digest = new Digest();
-    let handle: FileHandle | undefined;
+    // `flush` fsyncs before close, so the rename below can only publish complete contents.
+    const sink = createWriteStream(temporary, { flags: 'wx', mode: FILE_MODE, flush: true });
+    const gzipper = gzip ? createGzip() : undefined;
+    source.watch([...(gzipper ? [gzipper] : []), digest, sink]);
     try {
-      handle = await open(temporary, 'wx', FILE_MODE);
-      const sink = createWriteStream('', { fd: handle, autoClose: false, flush: true });
-      await (gzip
-        ? pipeline(source.stream, createGzip(), digest, sink, { signal })
+      await (gzipper
+        ? pipeline(source.stream, gzipper, digest, sink, { signal })
         : pipeline(source.stream, digest, sink, { signal }));
-      await handle.sync();
-      await handle.chmod(FILE_MODE);
-      await handle.close();
-      handle = undefined;
+      await chmod(temporary, FILE_MODE);
       await rename(temporary, finalPath);
       await syncDirectory(directory);
     } catch (error) {
       source.stream.destroy();
-      await handle?.close().catch(() => undefined);
+      sink.destroy();
+      if (!sink.closed) await once(sink, 'close');
       await unlink(temporary).catch(() => undefined);
-      if (source.failure !== undefined) throw source.failure;
+      const sourceFailure = source.failure();
+      if (sourceFailure) throw sourceFailure;
       if (signal?.aborted || isAbortError(error)) {
         throw new StorageError('Aborted', `storing ${relative} was cancelled; the partial file was removed`);
       }
@@ -88,7 +89,12 @@ export class LocalSink implements ArtifactSink {
   }
 
   async deletePrefix(prefix: string): Promise<number> {
-    const checked = checkDeletePrefix(prefix).slice(0, -1);
+    let checked: string;
+    try {
+      checked = checkDeletePrefix(prefix).slice(0, -1);
+    } catch (error) {
+      throw new StorageError('InvalidRequest', (error as Error).message, { cause: error });
+    }
     const target = join(this.#root, checked);
     try {
       await this.#assertNoLinks(checked);
@@ -199,41 +205,6 @@ function validKey(key: string): string {
   } catch (error) {
     throw new StorageError('InvalidRequest', (error as Error).message, { cause: error });
   }
-}
-
-interface Source {
-  stream: Readable;
-  sizeBytes?: number;
-  /** Set when reading the source (not writing the sink) failed, so the error blames the right side. */
-  failure?: StorageError;
-}
-
-/** Opens the artifact to store; a file that cannot be read is the producer's fault, reported as SourceUnreadable. */
-export async function openSource(request: PutRequest): Promise<Source> {
-  if ((request.filePath === undefined) === (request.stream === undefined)) {
-    throw new StorageError('InvalidRequest', `put ${request.key}: exactly one of filePath and stream must be given`);
-  }
-  if (request.stream !== undefined) return watchSource({ stream: request.stream }, request.key);
-  const path = request.filePath!;
-  let handle: FileHandle;
-  try {
-    handle = await open(path, 'r');
-  } catch (error) {
-    throw new StorageError('SourceUnreadable', `cannot read ${path}: ${(error as Error).message}`, { cause: error });
-  }
-  const { size } = await handle.stat();
-  return watchSource({ stream: handle.createReadStream(), sizeBytes: size }, path);
-}
-
-function watchSource(source: Source, name: string): Source {
-  source.stream.once('error', (error) => {
-    if (!isAbortError(error) && (error as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') {
-      source.failure = new StorageError('SourceUnreadable', `reading ${name} failed: ${error.message}`, {
-        cause: error,
-      });
-    }
-  });
-  return source;
 }
 
 async function mkdirWithMode(path: string): Promise<void> {

@@ -18,7 +18,7 @@ import { CREDENTIAL_ENV, CREDENTIAL_SECRET_KEYS, MAX_PRESIGN_EXPIRY_SECONDS, typ
 import { Digest, GZIP_THRESHOLD_BYTES, contentTypeFor, isText } from './content.ts';
 import { StorageError, isAbortError } from './errors.ts';
 import { checkDeletePrefix, checkObjectKey } from './layout.ts';
-import { openSource } from './local.ts';
+import { openSource } from './source.ts';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry.ts';
 import type { ArtifactSink, PresignedUrl, PutRequest, StoredArtifact, VerifyResult } from './index.ts';
 
@@ -154,7 +154,9 @@ export class S3Sink implements ArtifactSink {
       request.gzip ??
       (source.sizeBytes !== undefined && isText(contentType) && source.sizeBytes >= GZIP_THRESHOLD_BYTES);
     const digest = new Digest();
-    const feeding = gzip ? pipeline(source.stream, createGzip(), digest) : pipeline(source.stream, digest);
+    const gzipper = gzip ? createGzip() : undefined;
+    source.watch([...(gzipper ? [gzipper] : []), digest]);
+    const feeding = gzipper ? pipeline(source.stream, gzipper, digest) : pipeline(source.stream, digest);
     feeding.catch(() => undefined);
     const upload = new Upload({
       client: this.#client,
@@ -180,7 +182,7 @@ export class S3Sink implements ArtifactSink {
       source.stream.destroy();
       digest.destroy();
       if (upload.uploadId !== undefined) await this.#abandonMultipart(key, upload.uploadId);
-      throw source.failure ?? error;
+      throw source.failure() ?? error;
     } finally {
       signal?.removeEventListener('abort', cancel);
     }

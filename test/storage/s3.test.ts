@@ -184,6 +184,23 @@ describe('uploads', () => {
 });
 
 describe('faults during upload', () => {
+  test('a source stream that fails mid-way is reported as SourceUnreadable and not stored', async () => {
+    let chunks = 0;
+    const stream = new Readable({
+      read() {
+        if (chunks++ === 8) this.destroy(new Error('tracer output truncated'));
+        else this.push(randomBytes(MiB));
+      },
+    });
+    const error = await rejectsWith(
+      sinkVia(proxy.endpoint).put({ key: key('broken.bin'), stream }),
+      'SourceUnreadable',
+    );
+    assert.match(error.message, /tracer output truncated/);
+    assert.equal(await exists(key('broken.bin')), false);
+    noOrphanUploads();
+  });
+
   test('500s on a part abort the multipart upload, and the retry stores the whole file', async () => {
     let failures = 0;
     proxy.setFault((request) =>
