@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import * as http from 'node:http';
+import * as https from 'node:https';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +14,14 @@ export interface KubectlResult {
   code: number;
 }
 
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  /** The body parsed as JSON (throws when it is not). */
+  json<T = Record<string, unknown>>(): T;
+}
+
 export interface TestCluster {
   kubeconfigPath: string;
   kubeConfig: KubeConfig;
@@ -19,6 +29,12 @@ export interface TestCluster {
   kubectl(args: string[], options?: { input?: string; timeoutMs?: number }): Promise<KubectlResult>;
   /** Runs the real helm 4 against this cluster. */
   helm(args: string[], options?: { input?: string; timeoutMs?: number }): Promise<KubectlResult>;
+  /** A raw HTTP request to the API server with the kubeconfig's credentials, for what typed clients hide. */
+  request(
+    method: string,
+    path: string,
+    options?: { headers?: Record<string, string>; body?: string | Buffer },
+  ): Promise<RawResponse>;
   /** True for the development cluster, false for a real cluster named by KUBECONFIG. */
   isDevCluster: boolean;
   /** Fault injection; absent on a real cluster, so tests that need it skip there. */
@@ -60,6 +76,33 @@ function runTool(
   });
 }
 
+async function rawRequest(
+  kc: KubeConfig,
+  method: string,
+  path: string,
+  options: { headers?: Record<string, string>; body?: string | Buffer },
+): Promise<RawResponse> {
+  const server = kc.getCurrentCluster()?.server;
+  if (!server) throw new Error('the kubeconfig has no current cluster');
+  const url = new URL(path, server);
+  const opts: https.RequestOptions = { method, headers: { ...(options.headers ?? {}) } };
+  await kc.applyToHTTPSOptions(opts);
+  const transport = url.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = transport.request(url, opts, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: <T>() => JSON.parse(text) as T });
+      });
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
 /**
  * A cluster for one test file: a fresh development cluster (own port and state directory), or — when
  * TRACEJOB_E2E_KUBECONFIG=1 — the real cluster KUBECONFIG names, so the same tests run against both.
@@ -77,6 +120,7 @@ export async function useCluster(options: Partial<Omit<DevClusterOptions, 'state
       kubeConfig,
       kubectl: (args, o = {}) => runTool(tools.kubectl, args, kubeconfigPath, o.input, o.timeoutMs ?? 60_000),
       helm: (args, o = {}) => runTool(tools.helm, args, kubeconfigPath, o.input, o.timeoutMs ?? 120_000),
+      request: (method, path, o = {}) => rawRequest(kubeConfig, method, path, o),
       ...rest,
     };
   };
