@@ -139,7 +139,7 @@ export const TargetSchema = z
         `Most pods a selector may fan out to; further matches are left out and reported. Accepted: 1..${MAX_TARGETS_LIMIT}.`,
       ),
   })
-  .describe('Which pod(s), container and processes to trace. Only pods in the TraceJob’s own namespace.')
+  .describe("Which pod(s), container and processes to trace. Only pods in the TraceJob's own namespace.")
   .meta({
     'x-kubernetes-validations': [
       { rule: 'has(self.pod) != has(self.selector)', message: 'spec.target: set exactly one of pod and selector' },
@@ -407,7 +407,7 @@ export const TraceJobSpecSchema = z
       .optional()
       .describe(
         'Artifacts to produce: flamegraph (SVG), folded (stack;frames count), speedscope (JSON), pprof, summary ' +
-          '(JSON top frames or counts), raw (the tracer’s own output). Default: flamegraph, folded, summary for ' +
+          "(JSON top frames or counts), raw (the tracer's own output). Default: flamegraph, folded, summary for " +
           'stack tracers; summary, raw for strace and perf stat; raw for bpftrace, ftrace and text tools.',
       )
       .meta({ 'x-kubernetes-list-type': 'set' }),
