@@ -217,6 +217,9 @@ export class Store {
 
   /** Forgets all history: every resourceVersion before now becomes too old to resume from. */
   expireHistory(): void {
+    // An empty write moves the counter so that lists made from now on carry a resourceVersion that is still valid.
+    this.counter++;
+    this.append({ t: 'rv', rv: this.counter });
     this.history.length = 0;
     this.floor = this.counter;
   }
