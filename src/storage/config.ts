@@ -95,11 +95,15 @@ export const S3SinkConfig = z
     }
   });
 
+const withoutTrailingSlash = (path: string) => path.replace(/(.)\/$/, '$1');
+
 export const LocalSinkConfig = z.strictObject({
   type: z.literal('local'),
-  directory: z.string().refine((dir) => isAbsolute(dir) && normalize(dir) === dir.replace(/(.)\/$/, '$1'), {
-    error: 'must be an absolute, normalized directory path such as /var/lib/tracejob/results',
-  }),
+  directory: z
+    .string()
+    .refine((dir) => isAbsolute(dir) && withoutTrailingSlash(normalize(dir)) === withoutTrailingSlash(dir), {
+      error: 'must be an absolute, normalized directory path such as /var/lib/tracejob/results',
+    }),
   deletePolicy,
 });
 
