@@ -256,7 +256,16 @@ export const ToolOptionsSchema = z
   .strictObject({
     name: enumOf(TOOL_NAMES).describe(`libbpf-tools program. Accepted: ${TOOL_NAMES.join(', ')}.`),
     args: z
-      .array(z.string().max(256, { error: 'accepted: an argument of at most 256 characters' }))
+      .array(
+        z
+          .string()
+          .max(256, { error: 'accepted: an argument of at most 256 characters' })
+          // Only the characters options, numbers, port lists and function names need; the allow-list does the rest.
+          .regex(/^[A-Za-z0-9_.,:/+=-]+$/, {
+            error: (iss) =>
+              `${JSON.stringify(iss.input)} is not accepted; accepted: an option or value made of letters, digits and _ . , : / + = -`,
+          }),
+      )
       .max(MAX_TOOL_ARGS, { error: `accepted: at most ${MAX_TOOL_ARGS} arguments` })
       .optional()
       .describe(

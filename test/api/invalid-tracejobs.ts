@@ -129,6 +129,13 @@ export const invalid: { name: string; obj: unknown; field: string; says: RegExp;
     name: 'a tool option value with shell metacharacters',
     obj: traceJob({ tracer: { type: 'tool', tool: { name: 'offcputime', args: ['--min-block-time=1;reboot'] } } }),
     field: 'spec.tracer.tool.args[0]',
+    says: /accepted: an option or value made of letters, digits/,
+    crd: true,
+  },
+  {
+    name: 'a tool option value that is not a number',
+    obj: traceJob({ tracer: { type: 'tool', tool: { name: 'offcputime', args: ['--min-block-time=-1'] } } }),
+    field: 'spec.tracer.tool.args[0]',
     says: /accepted: a non-negative integer/,
     crd: false,
   },
