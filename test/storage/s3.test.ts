@@ -216,6 +216,37 @@ describe('faults during upload', () => {
     noOrphanUploads();
   });
 
+  test('when aborting a failed multipart upload fails too, the abort is retried', async () => {
+    let partFailures = 0;
+    let abortFailures = 0;
+    proxy.setFault((request) => {
+      if (request.operation === 'upload-part' && request.partNumber === 3 && partFailures++ < 3) {
+        return { kind: 'error', status: 500, code: 'InternalError' };
+      }
+      if (request.operation === 'abort-multipart' && abortFailures++ < 3) {
+        return { kind: 'error', status: 503, code: 'SlowDown' };
+      }
+      return { kind: 'pass' };
+    });
+    const stored = await sinkVia(proxy.endpoint).put({ key: key('retry-abort.data'), filePath: bigFile });
+    assert.equal(stored.sha256, bigSha);
+    assert.ok(abortFailures > 3, 'the abort should have been tried again after failing');
+    noOrphanUploads();
+  });
+
+  test('an object stored shorter than sent is caught by its length and uploaded again', async () => {
+    let truncated = 0;
+    proxy.setFault((request) =>
+      request.operation === 'put-object' && truncated++ < 1 ? { kind: 'truncate', keepBytes: 5 } : { kind: 'pass' },
+    );
+    const file = join(work, 'report.txt');
+    await writeFile(file, 'samples: 4242, top: memcpy');
+    const stored = await sinkVia(proxy.endpoint).put({ key: key('report.txt'), filePath: file });
+    assert.equal(proxy.requests.filter((r) => r.operation === 'put-object').length, 2);
+    assert.equal(sha256((await download(key('report.txt'))).body), stored.sha256);
+    assert.equal(stored.sha256, await sha256OfFile(file));
+  });
+
   test('a connection cut mid-part is retried and the object arrives intact', async () => {
     let cuts = 0;
     proxy.setFault((request) =>
@@ -304,6 +335,26 @@ describe('terminal errors', () => {
   });
 
   // s3rver checks the access key ID (not SigV4 signatures), so the credentials are wrong by their ID.
+  test('without a Secret or a workload identity, the default chain finds nothing: CredentialsAbsent', async (t) => {
+    const saved = { ...process.env };
+    t.after(() => {
+      for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
+      Object.assign(process.env, saved);
+    });
+    for (const name of Object.keys(process.env)) if (name.startsWith('AWS_')) delete process.env[name];
+    Object.assign(process.env, {
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_CONFIG_FILE: join(work, 'no-config'),
+      AWS_SHARED_CREDENTIALS_FILE: join(work, 'no-credentials'),
+    });
+    const sink = sinkVia(proxy.endpoint, {}, { env: {} });
+    const error = await rejectsWith(sink.put({ key: key('x.txt'), filePath: smallFile }), 'CredentialsAbsent');
+    assert.equal(error.retryable, false);
+    assert.match(error.message, /set credentialsSecret on the storage profile or give .* a workload identity/);
+    await rejectsWith(sink.presign(`s3://${BUCKET}/${key('x.txt')}`), 'CredentialsAbsent');
+    assert.equal(proxy.requests.length, 0);
+  });
+
   test('unknown credentials are AccessDenied, and no log line or message carries them', async () => {
     const accessKeyId = 'AKIAWRONGKEY0000EXAMPLE';
     const secret = 'wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY';

@@ -49,7 +49,9 @@ export type Fault =
   | { kind: 'pass' }
   | { kind: 'error'; status: number; code: string }
   | { kind: 'stall'; ms: number }
-  | { kind: 'reset'; afterBytes: number };
+  | { kind: 'reset'; afterBytes: number }
+  /** Forward only the first bytes of the body, as a broken gateway might, while the client sees success. */
+  | { kind: 'truncate'; keepBytes: number };
 
 export interface FaultProxy {
   endpoint: string;
@@ -95,7 +97,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     const seen = describe(req.method ?? 'GET', req.url ?? '/');
     const index = proxy.requests.push(seen) - 1;
     const fault = decide(seen, index);
-    if (seen.operation === 'abort-multipart') {
+    if (seen.operation === 'abort-multipart' && fault.kind === 'pass') {
       req.resume();
       req.on('end', () => {
         proxy.abortedUploads.add(seen.uploadId!);
@@ -120,9 +122,10 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       });
       return;
     }
-    const forward = () => {
+    const forward = (body?: Buffer) => {
+      const headers = body ? { ...req.headers, 'content-length': String(body.length) } : req.headers;
       const upstreamRequest = http.request(
-        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers },
         (upstreamResponse) => {
           const chunks: Buffer[] = [];
           upstreamResponse.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -139,8 +142,15 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
         },
       );
       upstreamRequest.on('error', () => res.destroy());
-      req.pipe(upstreamRequest);
+      if (body) upstreamRequest.end(body);
+      else req.pipe(upstreamRequest);
     };
+    if (fault.kind === 'truncate') {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => forward(Buffer.concat(chunks).subarray(0, fault.keepBytes)));
+      return;
+    }
     if (fault.kind === 'stall') {
       req.pause();
       const timer = setTimeout(() => {
