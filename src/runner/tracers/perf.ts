@@ -62,11 +62,11 @@ export function perfRecord(options: PerfOptions): TracerAdapter {
           signal: ctx.signal,
         });
         notes.push(...checkRun('perf script', script));
+        if (jit.mirrored > 0) notes.push(`used ${jit.mirrored} JIT symbol map(s) from the container`);
       } finally {
         clearInterval(refresher);
         await jit.cleanup();
       }
-      if (jit.mirrored > 0) notes.push(`used ${jit.mirrored} JIT symbol map(s) from the container`);
       return {
         files: [{ name: 'perf.script.txt', path: scriptPath, format: 'raw' }],
         stacks: { format: 'perf-script', path: scriptPath },
