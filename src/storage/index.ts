@@ -10,6 +10,7 @@ export { objectKey, traceJobPrefix, ObjectKeyError, type ArtifactCoordinates } f
 export { StorageError, type StorageErrorCode } from './errors.ts';
 export { contentTypeFor } from './content.ts';
 export { type RetryPolicy } from './retry.ts';
+export { REFRESH_URLS_ANNOTATION, linkArtifacts, type LinkedArtifact } from './urls.ts';
 
 /** One artifact to store. Exactly one of `filePath` / `stream`; a file can be re-read, so only files are retried. */
 export interface PutRequest {
