@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { regexProblem, MAX_PATTERN_LENGTH } from './regex.ts';
-import { MAX_TOOL_ARGS, TOOL_NAMES, TOOLS, parseToolArgs } from './tools.ts';
+import { MAX_TOOL_ARGS, TOOL_NAMES, TOOLS, parseToolArgs, type ToolInfo } from './tools.ts';
 import { DNS_LABEL, DNS_SUBDOMAIN, celList, duration, labelSelector, type FieldError } from './common.ts';
 import { formatIssues } from './errors.ts';
 
@@ -368,7 +368,9 @@ export function acceptedOutputs(tracer: Pick<TracerSpec, 'type' | 'perf' | 'tool
       return tracer.perf?.mode === 'stat' ? REPORT_OUTPUTS : STACK_OUTPUTS;
     case 'tool': {
       const name = tracer.tool?.name;
-      return name !== undefined && TOOLS[name].output === 'stacks' ? STACK_OUTPUTS : ['raw'];
+      return name !== undefined && (TOOLS as Record<string, ToolInfo | undefined>)[name]?.output === 'stacks'
+        ? STACK_OUTPUTS
+        : ['raw'];
     }
     case 'strace':
     case 'ftrace':
@@ -592,7 +594,14 @@ export type ValidationResult<T> = { ok: true; value: T } | { ok: false; errors: 
  */
 export function validateTraceJob(obj: unknown): ValidationResult<TraceJob> {
   const parsed = TraceJobSchema.safeParse(obj);
-  if (!parsed.success) return { ok: false, errors: formatIssues(parsed.error.issues, TraceJobSchema) };
+  if (!parsed.success) {
+    // Report the cross-field mistakes too, so that an author fixes everything in one round, as with the CRD.
+    const errors = formatIssues(parsed.error.issues, TraceJobSchema);
+    const seen = new Set(errors.map((e) => e.field));
+    const spec = (obj as { spec?: unknown } | null)?.spec;
+    for (const error of lenientCrossFieldErrors(spec)) if (!seen.has(error.field)) errors.push(error);
+    return { ok: false, errors };
+  }
   const job = parsed.data;
   const errors = crossFieldErrors(job.spec);
   if (errors.length > 0) return { ok: false, errors };
@@ -629,6 +638,19 @@ function withTypeDefaults(tracer: TracerSpec): TracerSpec {
       return { ...tracer, gdb: tracer.gdb ?? GdbOptionsSchema.parse({}) };
     default:
       return tracer;
+  }
+}
+
+/** Cross-field checks on a spec that failed parsing, as far as its shape allows them. */
+function lenientCrossFieldErrors(spec: unknown): FieldError[] {
+  const isRecord = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isRecord(spec) || !isRecord(spec.target) || !isRecord(spec.tracer)) return [];
+  if (!(TRACER_TYPES as readonly unknown[]).includes(spec.tracer.type)) return [];
+  try {
+    return crossFieldErrors(spec as TraceJobSpec);
+  } catch {
+    return [];
   }
 }
 
@@ -676,7 +698,7 @@ function crossFieldErrors(spec: TraceJobSpec): FieldError[] {
   if (tracer.perf && tracer.perf.mode === 'stat' && tracer.perf.callGraph !== 'fp') {
     errors.push({ field: 'spec.tracer.perf.callGraph', message: 'only applies to mode record' });
   }
-  if (spec.outputs) {
+  if (Array.isArray(spec.outputs)) {
     const accepted = acceptedOutputs(tracer);
     spec.outputs.forEach((output, i) => {
       if (!accepted.includes(output)) {

@@ -103,3 +103,20 @@ test('parseDuration', () => {
   assert.throws(() => parseDuration('1d'), /accepted/);
   assert.throws(() => parseDuration(''), /accepted/);
 });
+
+test('field errors and cross-field errors are reported together', () => {
+  const result = validateTraceJob(
+    traceJob({
+      target: { pod: 'a', selector: { matchLabels: { app: 'a' } } },
+      tracer: { type: 'perf', perf: { frequency: 5000 }, gdb: {} },
+      duration: '2h',
+    }),
+  );
+  assert.ok(!result.ok);
+  assert.deepEqual(result.errors.map((e) => e.field).sort(), [
+    'spec.duration',
+    'spec.target',
+    'spec.tracer.gdb',
+    'spec.tracer.perf.frequency',
+  ]);
+});
