@@ -94,7 +94,9 @@ export const TracePolicySpecSchema = z
       .describe('TraceJobs that may run at once in one namespace; further ones wait. Default: 2.'),
     maxConcurrentPerNode: intIn(1, 1000)
       .default(1)
-      .describe("Tracer pods of this policy's namespaces that may run at once on one node. Default: 1."),
+      .describe(
+        'TraceJobs that may trace on one node at once (counting those of every namespace); further ones wait. Default: 1.',
+      ),
     allowedOutputs: uniqueList(OUTPUT_FORMATS, 'Artifact formats allowed. Default: all.').default([...OUTPUT_FORMATS]),
     allowedStorageProfiles: z
       .array(z.string().max(63).regex(DNS_LABEL))
@@ -144,7 +146,7 @@ export function validateTracePolicy(
 export interface ActiveCounts {
   /** Active (admitted, not finished) TraceJobs in the TraceJob's namespace. */
   inNamespace: number;
-  /** Running tracer pods per node, of namespaces the deciding policy selects. */
+  /** Active TraceJobs per node, whatever their namespace: tracers on one node compete for the same CPUs and kernel. */
   perNode?: Readonly<Record<string, number>>;
   /** Nodes the TraceJob's targets run on, once resolved. */
   targetNodes?: readonly string[];
