@@ -43,6 +43,8 @@ export class Controller {
   readonly queue: WorkQueue;
   readonly reconciler: Reconciler;
   readonly #o: ControllerOptions & { logger: Logger; workers: number };
+  /** Keys the server told to wait (429 Retry-After): events must not bring them back sooner. */
+  readonly #notBefore = new Map<string, number>();
   /** TraceJob key → names of its tracer pods, maintained from pod events so lookups need not scan the cache. */
   readonly #podsByOwner = new Map<string, Set<string>>();
 
@@ -160,6 +162,13 @@ export class Controller {
     for (;;) {
       const key = await this.queue.get();
       if (key === undefined) return;
+      const wait = (this.#notBefore.get(key) ?? 0) - Date.now();
+      if (wait > 0) {
+        this.queue.done(key);
+        this.queue.addAfter(key, wait);
+        continue;
+      }
+      this.#notBefore.delete(key);
       const { namespace, name } = splitKey(key);
       const started = performance.now();
       let result: 'success' | 'requeue' | 'retry' | 'terminal' = 'success';
@@ -178,6 +187,7 @@ export class Controller {
           this.queue.addRateLimited(key);
           log.warn('reconcile failed; retrying', { error: verdict.why, attempt: this.queue.failures(key) });
         } else if (verdict.kind === 'requeueAfter') {
+          this.#notBefore.set(key, Date.now() + verdict.seconds * 1000);
           this.queue.addAfter(key, verdict.seconds * 1000);
           log.warn('server asked to slow down', { error: verdict.why, retryInSeconds: verdict.seconds });
         } else {
