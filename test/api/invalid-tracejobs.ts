@@ -5,7 +5,15 @@ import { traceJob } from './examples.ts';
  * Each case: a mistake, the field the error must name, a phrase of what is accepted, and whether the CRD (OpenAPI
  * schema + CEL) refuses it at admission too. The ones with crd: false are refused by the controller only.
  */
-export const invalid: { name: string; obj: unknown; field: string; says: RegExp; crd: boolean }[] = [
+export const invalid: {
+  name: string;
+  obj: unknown;
+  field: string;
+  says: RegExp;
+  crd: boolean;
+  /** Refused by kubectl's default strict field validation, though the schema alone would prune it. */
+  strictFieldValidation?: boolean;
+}[] = [
   {
     name: 'both pod and selector',
     obj: traceJob({ target: { pod: 'a', selector: { matchLabels: { app: 'a' } } } }),
@@ -215,6 +223,7 @@ export const invalid: { name: string; obj: unknown; field: string; says: RegExp;
     field: 'spec.image',
     says: /unknown field; accepted: target, tracer/,
     crd: false,
+    strictFieldValidation: true,
   },
   {
     name: 'a name that would overflow a label value',
