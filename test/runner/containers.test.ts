@@ -233,6 +233,22 @@ test(
       );
       assert.equal(manifest.targets[0]!.pod, 'hot-0');
     }
+    // The same container through the command line, with gdb attaching across the container's namespaces.
+    const { stdout } = await run(nodeBinary, [
+      cli,
+      'trace',
+      '--pod-uid',
+      podUID,
+      '--container-id',
+      `containerd://${id}`,
+      '--tracer',
+      'gdb',
+      '--duration',
+      '3s',
+      '--out',
+      join(dir, 'c-gdb'),
+    ]);
+    assert.match(stdout, /^ +100\.0 +100\.0 +tracejob_hot_spin$/m);
   },
 );
 
