@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { loadAll, load } from 'js-yaml';
-import { validateTracePolicy } from '../../src/api/tracepolicy.ts';
+import { validateTraceJob } from '../../src/api/tracejob.ts';
+import { evaluatePolicy, validateTracePolicy } from '../../src/api/tracepolicy.ts';
 import { kubeTools } from '../../src/devcluster/kube-tools.ts';
 import { OperatorConfig } from '../../src/operator/config.ts';
 import { policyCrdValidator } from '../api/crd-fixtures.ts';
-import { repoRoot } from '../api/examples.ts';
+import { exampleObjects, repoRoot } from '../api/examples.ts';
 
 const run = promisify(execFile);
 const chart = join(repoRoot, 'charts', 'tracejob-operator');
@@ -267,4 +268,34 @@ test('values.schema.json refuses bad values with the field named', async () => {
       return true;
     });
   }
+});
+
+test("the chart's default TracePolicy admits the everyday examples and refuses the privileged ones by rule", async () => {
+  const objects = await render();
+  const policy = validateTracePolicy(find(objects, 'TracePolicy', 'default'));
+  assert.ok(policy.ok);
+  const expected: Record<string, string> = {
+    'profile.yaml': 'allowed',
+    'perf-record.yaml': 'allowed',
+    'perf-stat.yaml': 'allowed',
+    'tool-offcputime.yaml': 'allowed',
+    'strace-summary.yaml': 'allowed',
+    'gdb.yaml': 'allowed',
+    'bpftrace-inline.yaml': 'allowedTracers',
+    'bpftrace-configmap.yaml': 'allowedTracers',
+    'bpftrace-script.yaml': 'allowedTracers',
+    'ftrace.yaml': 'allowedTracers',
+    'selector.yaml': 'allowedStorageProfiles',
+  };
+  const seen: Record<string, string> = {};
+  for (const { file, obj } of exampleObjects()) {
+    if (obj.kind !== 'TraceJob') continue;
+    const job = validateTraceJob(obj);
+    assert.ok(job.ok, file);
+    const decision = evaluatePolicy([policy.value], { 'kubernetes.io/metadata.name': 'demo' }, job.value, {
+      inNamespace: 0,
+    });
+    seen[file] = decision.allowed ? 'allowed' : decision.rule;
+  }
+  assert.deepEqual(seen, expected);
 });
