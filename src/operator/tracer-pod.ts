@@ -196,7 +196,10 @@ export function tracerPod(job: TraceJobForPods, node: string, plan: RunnerPlan, 
                 capabilities: { drop: ['ALL'], add: ['SYS_PTRACE', 'DAC_READ_SEARCH'] },
               }
             : { privileged: true },
-          volumeMounts: [...mounts, { name: 'scratch', mountPath: '/tmp' }],
+          // Parents before children (as containerd sorts them), so /tmp cannot hide a results directory below it.
+          volumeMounts: [...mounts, { name: 'scratch', mountPath: '/tmp' }].sort(
+            (a, b) => a.mountPath.split('/').length - b.mountPath.split('/').length,
+          ),
           terminationMessagePath: TERMINATION_MESSAGE_PATH,
           terminationMessagePolicy: 'FallbackToLogsOnError',
         },
