@@ -11,6 +11,17 @@ export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 /** Go-style durations with the units a trace needs: "30s", "5m", "1h", "1m30s", "500ms". */
 export const DURATION = /^([0-9]{1,6}(ms|s|m|h))+$/;
 
+/** An integer in [min, max] whose errors say what is accepted. */
+export const intIn = (min: number, max: number) =>
+  z
+    .int({ error: `must be an integer; accepted: ${min}..${max}` })
+    .min(min, { error: (iss) => `${String(iss.input)} is out of range; accepted: ${min}..${max}` })
+    .max(max, { error: (iss) => `${String(iss.input)} is out of range; accepted: ${min}..${max}` });
+
+/** One of `values`, with errors that list them. */
+export const enumOf = <T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { error: (iss) => `${JSON.stringify(iss.input)} is not accepted; accepted: ${values.join(', ')}` });
+
 const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };
 
 /** Seconds in a Go-style duration ("1m30s" → 90, "500ms" → 0.5). Throws on anything else. */

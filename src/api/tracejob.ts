@@ -1,7 +1,16 @@
 import { z } from 'zod';
 import { regexProblem, MAX_PATTERN_LENGTH } from './regex.ts';
 import { MAX_TOOL_ARGS, TOOL_NAMES, TOOLS, parseToolArgs, type ToolInfo } from './tools.ts';
-import { DNS_LABEL, DNS_SUBDOMAIN, celList, duration, labelSelector, type FieldError } from './common.ts';
+import {
+  DNS_LABEL,
+  DNS_SUBDOMAIN,
+  celList,
+  duration,
+  enumOf,
+  intIn,
+  labelSelector,
+  type FieldError,
+} from './common.ts';
 import { formatIssues } from './errors.ts';
 
 export { parseDuration, type FieldError } from './common.ts';
@@ -52,15 +61,6 @@ export const BPFTRACE_SCRIPTS = [
 
 const STACK_OUTPUTS = OUTPUT_FORMATS;
 const REPORT_OUTPUTS = ['summary', 'raw'] as const;
-
-const intIn = (min: number, max: number) =>
-  z
-    .int({ error: `must be an integer; accepted: ${min}..${max}` })
-    .min(min, { error: (iss) => `${String(iss.input)} is out of range; accepted: ${min}..${max}` })
-    .max(max, { error: (iss) => `${String(iss.input)} is out of range; accepted: ${min}..${max}` });
-
-const enumOf = <T extends readonly [string, ...string[]]>(values: T) =>
-  z.enum(values, { error: (iss) => `${JSON.stringify(iss.input)} is not accepted; accepted: ${values.join(', ')}` });
 
 // ---- spec.target -----------------------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { formatIssues } from './errors.ts';
-import { DNS_LABEL, duration, parseDuration, type FieldError } from './common.ts';
+import { DNS_LABEL, duration, enumOf, intIn, parseDuration, type FieldError } from './common.ts';
 import { TOOLS, TOOL_NAMES } from './tools.ts';
 import {
   API_VERSION,
@@ -18,15 +18,6 @@ export const TRACEPOLICY_KIND = 'TracePolicy';
 export const TRACEPOLICY_PLURAL = 'tracepolicies';
 export const TRACEPOLICY_SINGULAR = 'tracepolicy';
 export const TRACEPOLICY_SHORT_NAMES = ['tpol'];
-
-const enumOf = <T extends readonly [string, ...string[]]>(values: T) =>
-  z.enum(values, { error: (iss) => `${JSON.stringify(iss.input)} is not accepted; accepted: ${values.join(', ')}` });
-
-const intIn = (min: number, max: number) =>
-  z
-    .int({ error: `must be an integer; accepted: ${min}..${max}` })
-    .min(min, { error: (iss) => `${String(iss.input)} is out of range; accepted: ${min}..${max}` })
-    .max(max, { error: (iss) => `${String(iss.input)} is out of range; accepted: ${min}..${max}` });
 
 const uniqueList = <T extends readonly [string, ...string[]]>(values: T, description: string) =>
   z
