@@ -112,8 +112,6 @@ export class S3Sink implements ArtifactSink {
       forcePathStyle: config.forcePathStyle,
       maxAttempts: 3,
       requestHandler: { connectionTimeout: 5_000, socketTimeout: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS },
-      // The SDK's own logger would print request details; ours gets classified errors only.
-      logger: undefined,
       ...(haveKeys ? { credentials: { accessKeyId, secretAccessKey, sessionToken } } : {}),
       // Several S3-compatible stores mishandle the SDK's default aws-chunked checksum framing and store it as data.
       ...(config.endpoint !== undefined
@@ -131,13 +129,23 @@ export class S3Sink implements ArtifactSink {
     this.#requireCredentials();
     const contentType = request.contentType ?? contentTypeFor(key);
     const policy = request.stream === undefined ? this.#retry : { ...this.#retry, attempts: 1 };
-    const stored = await withRetry((attempt) => this.#uploadOnce(request, key, contentType, attempt, signal), {
-      policy,
-      classify: (error) => this.#classify(error, `storing s3://${this.#config.bucket}/${key}`),
-      signal,
-      logger: this.#logger,
-      what: `storing s3://${this.#config.bucket}/${key}`,
-    });
+    let stored: StoredArtifact;
+    try {
+      stored = await withRetry((attempt) => this.#uploadOnce(request, key, contentType, attempt, signal), {
+        policy,
+        classify: (error) => this.#classify(error, `storing s3://${this.#config.bucket}/${key}`),
+        signal,
+        logger: this.#logger,
+        what: `storing s3://${this.#config.bucket}/${key}`,
+      });
+    } catch (error) {
+      if (error instanceof StorageError && error.retryable && request.stream !== undefined) {
+        throw new StorageError(error.code, `${error.message} (not retried: a stream cannot be read twice)`, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
     this.#logger.debug('stored artifact', { uri: stored.uri, sizeBytes: stored.sizeBytes });
     return stored;
   }

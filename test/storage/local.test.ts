@@ -76,6 +76,14 @@ describe('storing', () => {
     }
   });
 
+  test('an empty file is stored as an empty file', async () => {
+    const empty = join(work, 'empty.txt');
+    await writeFile(empty, '');
+    const stored = await sink.put({ key: key('empty.txt'), filePath: empty });
+    assert.equal(stored.sizeBytes, 0);
+    assert.equal((await stat(fileURLToPath(stored.uri))).size, 0);
+  });
+
   test('a restrictive umask does not change the modes either', async () => {
     const previous = process.umask(0o077);
     try {

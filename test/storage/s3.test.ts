@@ -170,6 +170,15 @@ describe('uploads', () => {
     );
   });
 
+  test('an empty file is stored as an empty object', async () => {
+    const empty = join(work, 'empty.txt');
+    await writeFile(empty, '');
+    const stored = await sinkVia(proxy.endpoint).put({ key: key('empty.txt'), filePath: empty });
+    assert.equal(stored.sizeBytes, 0);
+    assert.equal(stored.sha256, sha256(Buffer.alloc(0)));
+    assert.equal((await download(key('empty.txt'))).body.length, 0);
+  });
+
   test('a stream is stored without knowing its length', async () => {
     const payload = randomBytes(6 * MiB + 123);
     const stored = await sinkVia(proxy.endpoint).put({
@@ -305,6 +314,18 @@ describe('faults during upload', () => {
     }
     assert.equal(await exists(key('cancelled.data')), false);
     noOrphanUploads();
+  });
+
+  test('a stream is tried once (it cannot be re-read), and the error says so', async () => {
+    proxy.setFault((request) =>
+      request.operation === 'put-object' ? { kind: 'error', status: 500, code: 'InternalError' } : { kind: 'pass' },
+    );
+    const error = await rejectsWith(
+      sinkVia(proxy.endpoint).put({ key: key('once.txt'), stream: Readable.from(['folded stacks']) }),
+      'Unavailable',
+    );
+    assert.match(error.message, /not retried: a stream cannot be read twice/);
+    assert.equal(proxy.requests.filter((r) => r.operation === 'put-object').length, 3, "the SDK's own 3 tries only");
   });
 
   test('a server that is down gives a retryable error naming the endpoint', async () => {
