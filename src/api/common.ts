@@ -87,26 +87,25 @@ const labelValue = z
 
 export const LABEL_OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist'] as const;
 
-/** A metav1.LabelSelector that must select something: an empty selector would match every pod of the namespace. */
-export function labelSelector(field: string) {
-  return z
+/**
+ * A metav1.LabelSelector over pods or namespaces. With `matchesAll: 'refuse'` it must select something: an empty
+ * selector would match every pod of the namespace.
+ */
+export function labelSelector(field: string, options: { of: 'pod' | 'namespace'; matchesAll: 'refuse' | 'allow' }) {
+  const { of, matchesAll } = options;
+  const selector = z
     .strictObject({
       matchLabels: z
         .record(labelKey, labelValue)
         .optional()
-        .describe('Labels a pod must carry, all of them.')
+        .describe(`Labels a ${of} must carry, all of them.`)
         .meta({ maxProperties: 32 }),
       matchExpressions: z
         .array(
           z
             .strictObject({
               key: labelKey.describe('Label key.'),
-              operator: z
-                .enum(LABEL_OPERATORS, {
-                  error: (iss) =>
-                    `${JSON.stringify(iss.input)} is not accepted; accepted: ${LABEL_OPERATORS.join(', ')}`,
-                })
-                .describe('In, NotIn, Exists or DoesNotExist.'),
+              operator: enumOf(LABEL_OPERATORS).describe('In, NotIn, Exists or DoesNotExist.'),
               values: z
                 .array(labelValue)
                 .max(64, { error: 'accepted: at most 64 values' })
@@ -125,16 +124,15 @@ export function labelSelector(field: string) {
         )
         .max(16, { error: 'accepted: at most 16 expressions' })
         .optional()
-        .describe('Label requirements a pod must meet, all of them.'),
+        .describe(`Label requirements a ${of} must meet, all of them.`),
     })
     .superRefine((selector, ctx) => {
       const labels = Object.keys(selector.matchLabels ?? {}).length;
       if (labels > 32) ctx.addIssue({ code: 'custom', path: ['matchLabels'], message: 'accepted: at most 32 labels' });
-      if (labels === 0 && (selector.matchExpressions ?? []).length === 0) {
+      if (matchesAll === 'refuse' && labels === 0 && (selector.matchExpressions ?? []).length === 0) {
         ctx.addIssue({
           code: 'custom',
-          message:
-            'an empty selector would match every pod; accepted: at least one matchLabels entry or matchExpressions entry',
+          message: `an empty selector would match every ${of}; accepted: at least one matchLabels entry or matchExpressions entry`,
         });
       }
       selector.matchExpressions?.forEach((expr, i) => {
@@ -150,13 +148,14 @@ export function labelSelector(field: string) {
           });
         }
       });
-    })
-    .meta({
-      'x-kubernetes-validations': [
-        {
-          rule: '(has(self.matchLabels) && size(self.matchLabels) > 0) || (has(self.matchExpressions) && size(self.matchExpressions) > 0)',
-          message: `${field}: an empty selector would match every pod; set matchLabels or matchExpressions`,
-        },
-      ],
     });
+  if (matchesAll === 'allow') return selector;
+  return selector.meta({
+    'x-kubernetes-validations': [
+      {
+        rule: '(has(self.matchLabels) && size(self.matchLabels) > 0) || (has(self.matchExpressions) && size(self.matchExpressions) > 0)',
+        message: `${field}: an empty selector would match every ${of}; set matchLabels or matchExpressions`,
+      },
+    ],
+  });
 }

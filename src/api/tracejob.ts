@@ -117,7 +117,7 @@ export const TargetSchema = z
       .regex(DNS_SUBDOMAIN, { error: 'accepted: a pod name (lowercase letters, digits, "-" and ".")' })
       .optional()
       .describe("Name of a pod in the TraceJob's namespace. Exactly one of pod and selector must be set."),
-    selector: labelSelector('spec.target.selector')
+    selector: labelSelector('spec.target.selector', { of: 'pod', matchesAll: 'refuse' })
       .optional()
       .describe(
         "Label selector over the pods of the TraceJob's namespace; every matching running pod is traced, up to " +

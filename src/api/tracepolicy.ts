@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { formatIssues } from './errors.ts';
-import { DNS_LABEL, duration, enumOf, intIn, parseDuration, type FieldError } from './common.ts';
+import { DNS_LABEL, duration, enumOf, intIn, labelSelector, parseDuration, type FieldError } from './common.ts';
 import { TOOLS, TOOL_NAMES } from './tools.ts';
 import {
   API_VERSION,
@@ -12,7 +12,7 @@ import {
   defaultOutputs,
   type TraceJob,
 } from './tracejob.ts';
-import { selectorMatches, type LabelSelector } from './selector.ts';
+import { selectorMatches } from './selector.ts';
 
 export const TRACEPOLICY_KIND = 'TracePolicy';
 export const TRACEPOLICY_PLURAL = 'tracepolicies';
@@ -26,32 +26,9 @@ const uniqueList = <T extends readonly [string, ...string[]]>(values: T, descrip
     .describe(description)
     .meta({ 'x-kubernetes-list-type': 'set' });
 
-const namespaceSelector = z
-  .strictObject({
-    matchLabels: z
-      .record(z.string().max(316), z.string().max(63))
-      .optional()
-      .describe('Labels a namespace must carry, all of them.')
-      .meta({ maxProperties: 32 }),
-    matchExpressions: z
-      .array(
-        z
-          .strictObject({
-            key: z.string().max(316).describe('Label key.'),
-            operator: enumOf(['In', 'NotIn', 'Exists', 'DoesNotExist'] as const).describe(
-              'In, NotIn, Exists or DoesNotExist.',
-            ),
-            values: z.array(z.string().max(63)).max(64).optional().describe('Values for In and NotIn.'),
-          })
-          .describe('A label requirement.'),
-      )
-      .max(16)
-      .optional()
-      .describe('Label requirements a namespace must meet, all of them.'),
-  })
-  .describe(
-    'Namespaces the policy applies to. {} selects every namespace; kubernetes.io/metadata.name selects one by name.',
-  );
+const namespaceSelector = labelSelector('spec.namespaceSelector', { of: 'namespace', matchesAll: 'allow' }).describe(
+  'Namespaces the policy applies to. {} selects every namespace; kubernetes.io/metadata.name selects one by name.',
+);
 
 export const TracePolicySpecSchema = z
   .strictObject({
@@ -179,7 +156,7 @@ export function decidingPolicy(
   namespaceLabels: Readonly<Record<string, string>>,
 ): TracePolicy | undefined {
   return policies
-    .filter((p) => selectorMatches(p.spec.namespaceSelector as LabelSelector, namespaceLabels))
+    .filter((p) => selectorMatches(p.spec.namespaceSelector, namespaceLabels))
     .sort(
       (a, b) => b.spec.priority - a.spec.priority || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''),
     )[0];

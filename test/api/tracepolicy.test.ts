@@ -260,6 +260,12 @@ test('invalid TracePolicies are refused with the field named, by the schema and 
     [{ namespaceSelector: {}, maxDuration: '2h' }, 'spec.maxDuration', /accepted: 1s\.\.1h/],
     [{ namespaceSelector: {}, maxConcurrentPerNode: 0 }, 'spec.maxConcurrentPerNode', /accepted: 1\.\.1000/],
     [{ allowedTracers: ['profile'] }, 'spec.namespaceSelector', /required/],
+    [
+      { namespaceSelector: { matchExpressions: [{ key: 'team', operator: 'In' }] } },
+      'spec.namespaceSelector.matchExpressions[0].values',
+      /needs at least one value/,
+    ],
+    [{ namespaceSelector: { matchLabels: { team: 'a b' } } }, 'spec.namespaceSelector.matchLabels.team', /label value/],
   ];
   for (const [spec, field, says] of cases) {
     const obj = { apiVersion: 'tracejob.dev/v1alpha1', kind: 'TracePolicy', metadata: { name: 'x' }, spec };
