@@ -3,6 +3,7 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   S3Client,
   S3ServiceException,
@@ -323,7 +324,43 @@ export class S3Sink implements ArtifactSink {
       }
       continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (continuationToken !== undefined);
+    await this.#abortUploadsUnder(checked, retrying, signal);
     return deleted;
+  }
+
+  /** Uploads a tracer pod left unfinished (killed mid-upload) hold parts under the prefix that listing cannot see. */
+  async #abortUploadsUnder(
+    prefix: string,
+    retrying: <T>(operation: () => Promise<T>) => Promise<T>,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (;;) {
+      const page = await retrying(async () => {
+        try {
+          return await this.#client.send(
+            new ListMultipartUploadsCommand({
+              Bucket: this.#config.bucket,
+              Prefix: prefix,
+              KeyMarker: keyMarker,
+              UploadIdMarker: uploadIdMarker,
+            }),
+            { abortSignal: signal },
+          );
+        } catch (error) {
+          // Some S3-compatible stores do not list uploads; their own expiry of stale uploads is all there is.
+          if (errorName(error) === 'NotImplemented') return undefined;
+          throw error;
+        }
+      });
+      for (const upload of page?.Uploads ?? []) {
+        if (upload.Key && upload.UploadId) await this.#abandonMultipart(upload.Key, upload.UploadId);
+      }
+      if (!page?.IsTruncated) return;
+      keyMarker = page.NextKeyMarker;
+      uploadIdMarker = page.NextUploadIdMarker;
+    }
   }
 
   async verify(uri: string, sha256: string, signal?: AbortSignal): Promise<VerifyResult> {

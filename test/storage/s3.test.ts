@@ -478,4 +478,24 @@ describe('verify and deletePrefix', () => {
     await rejectsWith(sink.deletePrefix('other/shop/'), 'InvalidRequest');
     await rejectsWith(sink.deletePrefix('results/../x/'), 'InvalidRequest');
   });
+
+  test('deletePrefix also aborts multipart uploads left unfinished under the prefix', async () => {
+    const orphan = key('perf.data', 'killed');
+    proxy.setFault((request) =>
+      request.operation === 'list-multipart'
+        ? {
+            kind: 'respond',
+            status: 200,
+            body:
+              `<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult><Bucket>${BUCKET}</Bucket>` +
+              `<Upload><Key>${orphan}</Key><UploadId>orphan-upload-1</UploadId></Upload>` +
+              '<IsTruncated>false</IsTruncated></ListMultipartUploadsResult>',
+          }
+        : { kind: 'pass' },
+    );
+    assert.equal(await sinkVia(proxy.endpoint).deletePrefix('results/shop/killed/a1b2-c3/'), 0);
+    const list = proxy.requests.find((r) => r.operation === 'list-multipart');
+    assert.ok(list && new URL(list.url, 'http://x').searchParams.get('prefix') === 'results/shop/killed/a1b2-c3/');
+    assert.ok(proxy.abortedUploads.has('orphan-upload-1'));
+  });
 });

@@ -48,6 +48,7 @@ export interface SeenRequest {
 export type Fault =
   | { kind: 'pass' }
   | { kind: 'error'; status: number; code: string }
+  | { kind: 'respond'; status: number; body: string }
   | { kind: 'stall'; ms: number }
   | { kind: 'reset'; afterBytes: number }
   /** Forward only the first bytes of the body, as a broken gateway might, while the client sees success. */
@@ -74,6 +75,7 @@ function describe(method: string, url: string): SeenRequest {
   else if (method === 'POST' && uploadId) operation = 'complete-multipart';
   else if (method === 'DELETE' && uploadId) operation = 'abort-multipart';
   else if (method === 'POST' && query.has('delete')) operation = 'delete-objects';
+  else if (method === 'GET' && query.has('uploads')) operation = 'list-multipart';
   else if (method === 'PUT') operation = 'put-object';
   return { method, url, operation, ...(uploadId ? { uploadId } : {}), ...(partNumber ? { partNumber } : {}) };
 }
@@ -112,6 +114,11 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
           .writeHead(fault.status, { 'content-type': 'application/xml' })
           .end(`<?xml version="1.0"?><Error><Code>${fault.code}</Code><Message>injected</Message></Error>`);
       });
+      return;
+    }
+    if (fault.kind === 'respond') {
+      req.resume();
+      req.on('end', () => res.writeHead(fault.status, { 'content-type': 'application/xml' }).end(fault.body));
       return;
     }
     if (fault.kind === 'reset') {
