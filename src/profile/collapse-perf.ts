@@ -1,5 +1,5 @@
-import { lineBatches, type ByteSource } from './input.ts';
-import { addStack, MalformedLines, type CollapseResult, type Stacks } from './stacks.ts';
+import { defaultMaxLineLength, lineChunks, type ByteSource } from './input.ts';
+import { MalformedLines, type CollapseResult, type Stacks } from './stacks.ts';
 
 export interface PerfCollapseOptions {
   /** Append the PID to the process name: `comm-PID` (`?` when perf printed only a TID). */
@@ -41,14 +41,83 @@ const argumentList = /\((?!anonymous namespace\)).*/s;
 const quotes = /["']/g;
 const kernelModule = /(^\[|vmlinux$)/;
 const jitModule = /\/tmp\/perf-\d+\.map/;
+/** Bounds the frame cache: unique frame lines grow with the code that ran, not with the input, but stay safe. */
+const maxCachedFrames = 100_000;
+
+/**
+ * Frame lines seen before, by a hash of their first bytes and length. Most lines of `perf script` output are frame
+ * lines that repeat endlessly; recognising one by its bytes (a hash, then one comparison) avoids decoding it, running
+ * the patterns and allocating strings, which is most of the cost per line.
+ */
+type FrameCache = Map<number, { bytes: Buffer; ids: number[] | null }[]>;
+
+function isBlank(byte: number): boolean {
+  return byte === 0x20 || byte === 0x09;
+}
+
+/**
+ * Hashes a line's length and first 32 bytes: perf prints a tab, the address right-aligned in 16 columns, then the
+ * symbol. Collisions (the same offset in two modules) only cost a comparison.
+ */
+function hashLine(bytes: Buffer, start: number, end: number): number {
+  let hash = end - start;
+  const stop = Math.min(end, start + 32);
+  for (let i = start; i < stop; i++) hash = (Math.imul(hash, 31) + bytes[i]) | 0;
+  return hash & 0x3fffffff;
+}
+
+function sameLine(cached: Buffer, bytes: Buffer, start: number, end: number): boolean {
+  if (cached.length !== end - start) return false;
+  for (let i = end - start - 1; i >= 0; i--) if (cached[i] !== bytes[start + i]) return false;
+  return true;
+}
+
+/**
+ * A node of the stack tree. Most nodes have one child (call chains are long and narrow), kept inline; a map only
+ * appears where stacks branch, which keeps the tree several times smaller than a map per node.
+ */
+interface StackNode {
+  count: number;
+  firstId: number;
+  first: StackNode | undefined;
+  more: Map<number, StackNode> | undefined;
+}
+
+function newNode(): StackNode {
+  return { count: 0, firstId: -1, first: undefined, more: undefined };
+}
+
+function child(node: StackNode, id: number): StackNode {
+  if (node.firstId === id) return node.first!;
+  if (node.first === undefined) {
+    node.firstId = id;
+    return (node.first = newNode());
+  }
+  let next = node.more?.get(id);
+  if (next === undefined) {
+    next = newNode();
+    (node.more ??= new Map()).set(id, next);
+  }
+  return next;
+}
+
+function* children(node: StackNode): Generator<[number, StackNode]> {
+  if (node.first !== undefined) yield [node.firstId, node.first];
+  if (node.more !== undefined) yield* node.more;
+}
+
+function ownCopy(text: string): string {
+  // Concatenation then slicing makes V8 flatten into a new string that no longer points into its parent.
+  return (' ' + text).slice(1);
+}
 
 /**
  * Folds `perf script` output the way stackcollapse-perf.pl does, byte for byte, for the same options: the process
  * name as the root frame, offsets stripped, argument lists and quotes removed, `[module]` for unknown symbols,
- * inlined frames (`a->b`) marked `_[i]`, periods summed when perf printed them, one event type.
+ * inlined frames (`a->b`) marked `_[i]`, periods summed when perf printed them, one event type. Feed it chunks of
+ * whole lines with `push`, then read `stacks()`.
  */
 export class PerfScriptCollapser {
-  readonly stacks: Stacks = new Map();
   readonly malformed = new MalformedLines();
   readonly skippedEvents: Record<string, number> = {};
   lines = 0;
@@ -56,56 +125,141 @@ export class PerfScriptCollapser {
   private readonly options: PerfCollapseOptions;
   private readonly kernel: boolean;
   private readonly jit: boolean;
-  /** Frames of the current sample, leaf first; each entry is one input line's frames, outermost first. */
-  private frames: string[][] = [];
+  private readonly maxLineLength: number;
+  /**
+   * Stacks as a tree of frame ids with a count per node: a sample costs one map step per frame instead of building
+   * and hashing its whole folded string; strings are made once per unique stack at the end.
+   */
+  private readonly root: StackNode = newNode();
+  private readonly frameIds = new Map<string, number>();
+  private readonly frameNames: string[] = [];
+  /** Frame ids of the current sample, leaf first; each entry is one input line's frames, outermost first. */
+  private frames: number[][] = [];
   private processName: string | undefined;
+  private java = false;
   private period = 1;
-  /** Frame lines repeat endlessly; their cleaned names are cached per (line, java) until the cache gets large. */
-  private readonly frameCache = new Map<string, string[] | null>();
+  /** Cleaned frames by line, separately for Java processes, whose names are tidied further. */
+  private readonly frameCache: FrameCache = new Map();
+  private readonly javaFrameCache: FrameCache = new Map();
 
-  constructor(options: PerfCollapseOptions = {}) {
+  constructor(options: PerfCollapseOptions & { maxLineLength?: number } = {}) {
     this.options = options;
     this.kernel = Boolean(options.kernel || options.all);
     this.jit = Boolean(options.jit || options.all);
     this.event = options.eventFilter || undefined;
+    this.maxLineLength = options.maxLineLength ?? defaultMaxLineLength;
   }
 
-  line(line: string): void {
+  /** Takes bytes holding whole lines (as `lineChunks` yields them); a final line may lack its newline. */
+  push(bytes: Buffer): void {
+    let start = 0;
+    while (start < bytes.length) {
+      let end = bytes.indexOf(0x0a, start);
+      if (end < 0) end = bytes.length;
+      this.lineBytes(bytes, start, end);
+      start = end + 1;
+    }
+  }
+
+  private lineBytes(bytes: Buffer, start: number, end: number): void {
+    if (end - start > this.maxLineLength) {
+      this.lines++;
+      this.malformed.add('(line longer than the limit)');
+      return;
+    }
+    // Only lines starting with a blank can be frames (a header starts with its command name); look those up first.
+    if (end > start && isBlank(bytes[start])) {
+      const cache = this.java ? this.javaFrameCache : this.frameCache;
+      const hash = hashLine(bytes, start, end);
+      const bucket = cache.get(hash);
+      if (bucket !== undefined) {
+        for (let i = 0; i < bucket.length; i++) {
+          if (sameLine(bucket[i].bytes, bytes, start, end)) {
+            this.lines++;
+            this.frameLine(bucket[i].ids);
+            return;
+          }
+        }
+      }
+      const ids = this.line(bytes.toString('utf8', start, end));
+      if (ids !== undefined) {
+        if (cache.size >= maxCachedFrames) cache.clear();
+        const entry = { bytes: Buffer.from(bytes.subarray(start, end)), ids };
+        if (bucket !== undefined) bucket.push(entry);
+        else cache.set(hash, [entry]);
+      }
+      return;
+    }
+    this.line(bytes.toString('utf8', start, end));
+  }
+
+  /** Handles one line; for a frame line of a sample, returns its frame ids (null for frames upstream skips). */
+  private line(line: string): number[] | null | undefined {
     this.lines++;
-    if (line.charCodeAt(0) === 0x23 /* # */) return;
+    if (line.charCodeAt(0) === 0x23 /* # */) return undefined;
     if (line.length === 0) {
       this.endSample();
-      return;
+      return undefined;
     }
     const header = headerPattern.exec(line);
     if (header) {
       this.header(line, header);
-      return;
+      return undefined;
     }
     const frame = framePattern.exec(line);
     if (frame) {
-      if (!this.processName) return;
-      const names = this.frameNames(line, frame);
-      if (names) this.frames.push(names);
-      return;
+      if (!this.inSample()) return undefined;
+      const names = this.cleanFrame(frame[1], frame[2], frame[3], this.java);
+      const ids = names && names.map((name) => this.frameId(name));
+      this.frameLine(ids);
+      return ids;
     }
     this.malformed.add(line);
+    return undefined;
   }
 
-  /** The input ended; a last sample without a trailing blank line is not counted, as upstream does not. */
-  end(): void {}
+  private frameLine(ids: number[] | null): void {
+    if (ids !== null && this.inSample()) this.frames.push(ids);
+  }
+
+  private frameId(name: string): number {
+    let id = this.frameIds.get(name);
+    if (id === undefined) {
+      id = this.frameNames.length;
+      const copy = ownCopy(name);
+      this.frameIds.set(copy, id);
+      this.frameNames.push(copy);
+    }
+    return id;
+  }
+
+  /** The folded stacks so far. */
+  stacks(): Stacks {
+    const stacks: Stacks = new Map();
+    const walk = (node: StackNode, prefix: string): void => {
+      if (node.count !== 0) stacks.set(prefix, node.count);
+      for (const [id, next] of children(node)) walk(next, prefix + ';' + this.frameNames[id]);
+    };
+    for (const [id, next] of children(this.root)) walk(next, this.frameNames[id]);
+    return stacks;
+  }
 
   private endSample(): void {
-    // Upstream treats a falsy Perl string ('' or '0') as "no current sample".
-    if (!this.processName || this.processName === '0') return;
-    let stack = this.processName;
+    if (!this.inSample()) return;
+    let node = child(this.root, this.frameId(this.processName!));
     for (let i = this.frames.length - 1; i >= 0; i--) {
-      const names = this.frames[i];
-      for (let j = 0; j < names.length; j++) stack += ';' + names[j];
+      const ids = this.frames[i];
+      for (let j = 0; j < ids.length; j++) node = child(node, ids[j]);
     }
-    addStack(this.stacks, stack, this.period);
+    node.count += this.period;
     this.frames = [];
     this.processName = undefined;
+    this.java = false;
+  }
+
+  /** Upstream tests the process name for Perl truth: '' and '0' mean "no current sample" as undef does. */
+  private inSample(): boolean {
+    return this.processName !== undefined && this.processName !== '' && this.processName !== '0';
   }
 
   private header(line: string, match: RegExpExecArray): void {
@@ -132,19 +286,7 @@ export class PerfScriptCollapser {
     let name = this.options.tid ? `${comm}-${pid}/${tid}` : this.options.pid ? `${comm}-${pid}` : comm;
     if (name.includes(' ')) name = name.replaceAll(' ', '_');
     this.processName = name;
-  }
-
-  private frameNames(line: string, match: RegExpExecArray): string[] | null {
-    const java = this.processName!.startsWith('java');
-    // The address only shows in the result for unknown symbols with --addrs; otherwise lines differing only in
-    // their address share one cache entry.
-    const key = java ? 'j' + line : line;
-    const cached = this.frameCache.get(key);
-    if (cached !== undefined) return cached;
-    const names = this.cleanFrame(match[1], match[2], match[3], java);
-    if (this.frameCache.size > 200_000) this.frameCache.clear();
-    this.frameCache.set(key, names);
-    return names;
+    this.java = name.startsWith('java');
   }
 
   private cleanFrame(pc: string, rawSymbol: string, module: string, java: boolean): string[] | null {
@@ -179,15 +321,14 @@ export async function collapsePerfScript(
   options: PerfCollapseOptions = {},
 ): Promise<PerfCollapseResult> {
   const collapser = new PerfScriptCollapser(options);
-  for await (const batch of lineBatches(source, {
+  for await (const chunk of lineChunks(source, {
     signal: options.signal,
     onOversizedLine: () => collapser.malformed.add('(line longer than the limit)'),
   })) {
-    for (let i = 0; i < batch.length; i++) collapser.line(batch[i]);
+    collapser.push(chunk);
   }
-  collapser.end();
   return {
-    stacks: collapser.stacks,
+    stacks: collapser.stacks(),
     lines: collapser.lines,
     malformedLines: collapser.malformed.count,
     malformedExamples: collapser.malformed.examples,

@@ -3,7 +3,7 @@
  * flame graphs, converted to speedscope and pprof, and summarised for the TraceJob status. Every reader streams its
  * input (plain or gzip) and holds only the unique stacks.
  */
-export { ProfileInputError, lineBatches, type ByteSource } from './input.ts';
+export { ProfileInputError, lineBatches, lineChunks, type ByteSource } from './input.ts';
 export {
   addStack,
   mergeStacks,

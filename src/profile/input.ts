@@ -1,5 +1,4 @@
 import type { Readable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 
 /** Input that cannot be profile text at all (binary data, a perf.data file): the caller should say so and stop. */
@@ -25,38 +24,55 @@ const sniffBytes = 8192;
 export const defaultMaxLineLength = 16 * 1024 * 1024;
 
 /**
- * Yields the input's lines in batches (one batch per chunk read), without their line terminator. Gzip input is
- * recognised by its magic bytes and decompressed on the fly. Batching keeps the per-line cost to a function call
- * instead of an await, which is most of the throughput for multi-gigabyte `perf script` output.
+ * Yields the input in chunks that end at a line boundary (the last one may lack its newline). Gzip input is
+ * recognised by its magic bytes and decompressed on the fly. A line longer than `maxLineLength` that spans chunks is
+ * dropped as it streams and reported, so memory stays bounded whatever the input.
+ */
+export async function* lineChunks(source: ByteSource, options: LineSourceOptions = {}): AsyncGenerator<Buffer> {
+  const maxLineLength = options.maxLineLength ?? defaultMaxLineLength;
+  let carry: Buffer = Buffer.alloc(0);
+  let discarding = false;
+  for await (const chunk of decompressed(source, options.signal)) {
+    const bytes = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
+    const end = bytes.lastIndexOf(0x0a);
+    if (end < 0) {
+      carry = bytes;
+      if (carry.length > maxLineLength) {
+        carry = Buffer.alloc(0);
+        if (!discarding) options.onOversizedLine?.();
+        discarding = true;
+      }
+      continue;
+    }
+    let start = 0;
+    if (discarding) {
+      // The tail of an oversized line ends at the first newline of this chunk.
+      start = bytes.indexOf(0x0a) + 1;
+      discarding = false;
+    }
+    carry = Buffer.from(bytes.subarray(end + 1));
+    if (end + 1 > start) yield bytes.subarray(start, end + 1);
+  }
+  if (carry.length > 0 && !discarding) yield carry;
+}
+
+/**
+ * The input's lines in batches, one batch per chunk, without their terminators. Batching keeps the per-line cost to
+ * a function call instead of an await. Decoding up to a newline needs no streaming decoder: a newline byte never
+ * sits inside a UTF-8 sequence.
  */
 export async function* lineBatches(source: ByteSource, options: LineSourceOptions = {}): AsyncGenerator<string[]> {
   const maxLineLength = options.maxLineLength ?? defaultMaxLineLength;
-  const decoder = new StringDecoder('utf8');
-  let carry = '';
-  let discarding = false;
-  for await (const chunk of decompressed(source, options.signal)) {
-    const text = carry + decoder.write(chunk);
+  for await (const chunk of lineChunks(source, options)) {
+    const text = chunk.toString('utf8', 0, chunk[chunk.length - 1] === 0x0a ? chunk.length - 1 : chunk.length);
     const lines = text.split('\n');
-    carry = lines.pop() ?? '';
-    if (discarding && lines.length > 0) {
-      // The tail of an oversized line ends at the first newline of this chunk.
-      lines.shift();
-      discarding = false;
-    }
-    if (carry.length > maxLineLength) {
-      carry = '';
-      discarding = true;
-      options.onOversizedLine?.();
-    }
     let kept = lines;
     if (lines.some((line) => line.length > maxLineLength)) {
       kept = lines.filter((line) => line.length <= maxLineLength);
       for (let i = kept.length; i < lines.length; i++) options.onOversizedLine?.();
     }
-    if (kept.length > 0) yield kept;
+    yield kept;
   }
-  const rest = carry + decoder.end();
-  if (rest.length > 0 && !discarding) yield [rest];
 }
 
 async function* decompressed(source: ByteSource, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
