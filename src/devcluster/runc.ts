@@ -2,7 +2,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { open, mkdir, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { constants as osConstants } from 'node:os';
@@ -485,6 +485,10 @@ export async function runContainer(options: RunContainerOptions): Promise<Runnin
     throw err;
   }
   for (const handle of outputs) await handle.close();
+  // Node discards unread child output once the child exits, and a short-lived container may exit before the caller
+  // attaches to it: copying into our own streams right away keeps every byte (backpressure pauses runc meanwhile).
+  const stdout = child.stdout ? child.stdout.pipe(new PassThrough()) : null;
+  const stderr = child.stderr ? child.stderr.pipe(new PassThrough()) : null;
 
   const exited = new Promise<number>((resolve) => {
     child.once('exit', (code, signal) => resolve(code ?? 128 + (signal ? osConstants.signals[signal] : 0)));
@@ -493,11 +497,17 @@ export async function runContainer(options: RunContainerOptions): Promise<Runnin
   let runcExit: number | undefined;
   void exited.then((code) => (runcExit = code));
 
+  const readPid = async () => {
+    const text = (await readFile(pidFile, 'utf8').catch(() => '')).trim();
+    return /^\d+$/.test(text) ? Number(text) : undefined;
+  };
   let hostPid: number | undefined;
   while (hostPid === undefined) {
-    const text = await readFile(pidFile, 'utf8').catch(() => '');
-    if (/^\d+$/.test(text.trim())) hostPid = Number(text.trim());
-    else if (runcExit !== undefined) {
+    const exitedBefore = runcExit !== undefined;
+    hostPid = await readPid();
+    if (hostPid !== undefined) break;
+    // runc writes the PID file before it waits for the process, so one that already exited left it behind too.
+    if (exitedBefore) {
       const message = await runcError(logFile);
       await runc(stateRoot, ['delete', '--force', id]).catch(() => undefined);
       await cleanupMounts();
@@ -518,8 +528,8 @@ export async function runContainer(options: RunContainerOptions): Promise<Runnin
   return {
     id,
     hostPid,
-    stdout: child.stdout,
-    stderr: child.stderr,
+    stdout,
+    stderr,
     wait,
     async kill(signal, killOptions = {}) {
       if (runcExit !== undefined) return;

@@ -198,6 +198,26 @@ describe('runc containers', needs('root', 'runc'), () => {
     assert.equal((await termed.container.wait()).exitCode, 7);
   });
 
+  test('output of a container that exits at once is kept for a reader that attaches late', async () => {
+    const id = newContainerID();
+    const container = await runContainer({
+      id,
+      stateRoot: join(dir, 'state'),
+      bundleDir: join(dir, 'bundles', id),
+      args: ['sh', '-c', 'echo out; echo err >&2'],
+      cgroupsPath: cgroupPathFor({ qosClass: 'Burstable', podUID, containerID: id, driver: 'cgroupfs' }),
+    });
+    started.push(container);
+    await container.wait();
+    await sleep(100);
+    const read = async (stream: NodeJS.ReadableStream | null) => {
+      let text = '';
+      for await (const chunk of stream!) text += String(chunk);
+      return text;
+    };
+    assert.deepEqual(await Promise.all([read(container.stdout), read(container.stderr)]), ['out\n', 'err\n']);
+  });
+
   test('a memory limit makes the OOM killer strike and the exit says so', async () => {
     const { container } = await start(['tail', '/dev/zero'], { resources: { memoryLimitBytes: 32 * 1024 * 1024 } });
     const exit = await container.wait();

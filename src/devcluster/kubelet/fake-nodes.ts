@@ -241,5 +241,6 @@ export async function startFakeNodes(options: FakeNodesOptions): Promise<FakeNod
       timers.clear();
     })());
   options.signal?.addEventListener('abort', () => void stop(), { once: true });
+  if (options.signal?.aborted) await stop();
   return { names, stop };
 }

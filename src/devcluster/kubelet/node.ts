@@ -3,6 +3,7 @@ import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { execFile } from 'node:child_process';
 import { readFile, statfs } from 'node:fs/promises';
 import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 
 import type { Logger } from '../../log.ts';
@@ -216,10 +217,7 @@ export function heartbeat(options: {
   return (async () => {
     while (!signal.aborted) {
       await beat();
-      await new Promise((resolve) => {
-        const timer = setTimeout(resolve, 10_000);
-        signal.addEventListener('abort', () => (clearTimeout(timer), resolve(undefined)), { once: true });
-      });
+      await sleep(10_000, undefined, { signal }).catch(() => undefined);
     }
   })();
 }

@@ -270,7 +270,6 @@ export class PodWorker {
         };
         this.#requestStop(this.#specGrace());
         this.#wake();
-        this.#markStatus();
       },
       Math.max(0, remaining),
     );
@@ -384,14 +383,18 @@ export class PodWorker {
         slot.record.state = { waiting: { reason: 'CreateContainerConfigError', message: err.message } };
         this.#markStatus();
         await this.#pause(configRetryMs);
+        // The Secret or ConfigMap may exist by now.
+        prepared.objects = await this.#fetchObjects().catch(() => prepared.objects);
         attempt--;
         continue;
       }
       slot.record.state = { terminated: exit.terminated };
+      const restart = !this.#stopping.signal.aborted && this.#shouldRestart(slot, exit.exitCode);
+      // Set before the status is computed: a pod about to restart a container stays Running.
+      slot.record.restarting = restart;
       this.#markStatus();
-      if (this.#stopping.signal.aborted || !this.#shouldRestart(slot, exit.exitCode)) return;
+      if (!restart) return;
       const backoff = attempt === 0 ? 0 : Math.min(backoffStartMs * 2 ** (attempt - 1), backoffMaxMs);
-      slot.record.restarting = true;
       slot.record.lastState = { terminated: exit.terminated };
       if (backoff > 0) {
         slot.record.state = {
@@ -551,8 +554,10 @@ export class PodWorker {
     const grace = this.#graceSeconds;
     if (grace > 0) {
       await running.kill('SIGTERM').catch(() => undefined);
-      const timeout = sleep(grace * 1000, false);
+      const graceOver = new AbortController();
+      const timeout = sleep(grace * 1000, false, { signal: graceOver.signal }).catch(() => false);
       const done = await Promise.race([exited.then(() => true), timeout]);
+      graceOver.abort();
       if (done) return;
     }
     await running.kill('SIGKILL', { all: true }).catch(() => undefined);
@@ -580,11 +585,14 @@ export class PodWorker {
         hostIP: this.#ctx.hostIP,
         startTime: this.#startTime,
         now: new Date(),
-        ...(this.#failure ? { failure: this.#failure } : {}),
+        // Like kubelet, the phase turns terminal only once every container has stopped.
+        ...(this.#failure && this.#terminal ? { failure: this.#failure } : {}),
         sandboxReady: this.#sandboxReady,
       });
+      // A terminal phase is reported only after cleanup: the pod object may vanish as soon as it is written.
+      if ((status.phase === 'Succeeded' || status.phase === 'Failed') && !this.#terminal) continue;
       const body = {
-        status: { ...(toKubeJson(status) as object), ...(this.#failure ? {} : { reason: null, message: null }) },
+        status: { ...(toKubeJson(status) as object), ...(status.reason ? {} : { reason: null, message: null }) },
       };
       try {
         const updated = await this.#ctx.core.patchNamespacedPodStatus(
@@ -593,7 +601,13 @@ export class PodWorker {
         );
         if (updated.metadata?.uid === this.uid) this.pod = { ...this.pod, status: updated.status };
       } catch (err) {
-        if (statusCode(err) === 404) return;
+        const code = statusCode(err);
+        if (code === 404) return;
+        if (code !== undefined && code >= 400 && code < 500 && code !== 409 && code !== 429) {
+          // The API server refused this status for good; the next change writes a fresh one.
+          this.#log().error('pod status update rejected', { error: String(err) });
+          continue;
+        }
         this.#log().warn('pod status update failed; retrying', { error: String(err) });
         this.#statusDirty = true;
         await sleep(1000);
