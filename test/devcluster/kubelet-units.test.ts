@@ -22,7 +22,7 @@ import {
   oomScoreAdj,
   parseQuantity,
   qosClass,
-  resourceErrors,
+  podSpecErrors,
 } from '../../src/devcluster/kubelet/resources.ts';
 import {
   podPhase,
@@ -105,10 +105,19 @@ describe('quantities and QoS', () => {
     assert.equal(oomScoreAdj('Burstable', { name: 'a', resources: { requests: { memory: '8Gi' } } }, 8 * gib), 2);
   });
 
-  test('resource errors name the field', () => {
-    const errors = resourceErrors(pod([{ resources: { limits: { memory: 'lots' } } }]));
-    assert.deepEqual(errors.length, 1);
+  test('spec errors name the field: quantities, and names that become host paths', () => {
+    const errors = podSpecErrors(pod([{ resources: { limits: { memory: 'lots' } } }]));
+    assert.equal(errors.length, 1);
     assert.match(errors[0], /^spec\.containers\[0\]\.resources\.limits\.memory: "lots" is not a quantity/);
+    assert.deepEqual(
+      podSpecErrors(pod([{ name: '../../etc' }, { name: 'ok' }, { name: 'ok' }], { volumes: [{ name: 'a/b' }] })),
+      [
+        'spec.containers[0].name: "../../etc" must be a DNS-1123 label',
+        'spec.containers[2].name: "ok" is used twice',
+        'spec.volumes[0].name: "a/b" must be a DNS-1123 label',
+      ],
+    );
+    assert.deepEqual(podSpecErrors(pod([])), ['spec.containers: at least one container is required']);
   });
 });
 

@@ -118,19 +118,22 @@ export function nodeObject(nodeName: string, info: MachineInfo, hostIP: string, 
 
 type NodeBody = ReturnType<typeof nodeObject>;
 
-/** Creates the Node (or takes over an existing one) and writes its status, as kubelet registration does. */
+/**
+ * Creates the Node with its status (kube-apiserver keeps a Node's status on create), or takes over an existing one
+ * by patching its labels and status, as kubelet registration does.
+ */
 export async function registerNode(core: CoreV1Api, node: NodeBody | FakeNodeBody): Promise<void> {
   const name = node.metadata.name;
   try {
     await core.createNode({ body: node as never });
+    return;
   } catch (err) {
     if (statusCode(err) !== 409) throw err;
-    await core.patchNode(
-      { name, body: { metadata: { labels: node.metadata.labels } } },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    );
   }
-  // Creation ignores .status on a real API server; it is written through the status subresource.
+  await core.patchNode(
+    { name, body: { metadata: { labels: node.metadata.labels } } },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  );
   await core.patchNodeStatus(
     { name, body: { status: node.status } },
     setHeaderOptions('Content-Type', PatchStrategy.MergePatch),

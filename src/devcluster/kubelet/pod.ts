@@ -22,7 +22,7 @@ import { ContainerConfigError, containerEnv, expand, referencedObjects, type Pod
 import { containerArgv, parseImage, tracerBinDir } from './image.ts';
 import { PodLogError, type PodLogOptions } from '../pod-logs.ts';
 import { criLogText, CriLogWriter, readContainerLog } from './logs.ts';
-import { containerResources, oomScoreAdj, qosClass, resourceErrors } from './resources.ts';
+import { containerResources, oomScoreAdj, podSpecErrors, qosClass } from './resources.ts';
 import { podStatus, terminatedReason, terminationMessage, type ContainerRecord } from './status.ts';
 import { containerMounts, prepareVolumes, type PreparedVolume } from './volumes.ts';
 import type { Readable } from 'node:stream';
@@ -304,7 +304,7 @@ export class PodWorker {
 
   /** Volumes and the pod cgroup; waits (like kubelet's ContainerCreating) while a referenced object is missing. */
   async #prepare(): Promise<{ volumes: Map<string, PreparedVolume>; objects: PodObjects } | undefined> {
-    const errors = resourceErrors(this.pod);
+    const errors = podSpecErrors(this.pod);
     if (errors.length) {
       this.#failure = { reason: 'UnexpectedAdmissionError', message: errors.join('; ') };
       return undefined;

@@ -110,14 +110,26 @@ export function oomScoreAdj(qos: QosClass, container: V1Container, nodeMemoryByt
   return Math.min(999, Math.max(2, adj));
 }
 
-/** Validates the quantities a pod carries, naming the field, so a typo fails the pod instead of the kubelet. */
-export function resourceErrors(pod: V1Pod): string[] {
+const dnsLabel = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/**
+ * What the kubelet checks before touching the host for a pod: names that become paths and quantities that become
+ * cgroup limits. An API server validates these too; the kubelet does not rely on it. Each error names the field.
+ */
+export function podSpecErrors(pod: V1Pod): string[] {
   const errors: string[] = [];
+  const seen = new Set<string>();
   for (const [kind, list] of [
     ['initContainers', pod.spec?.initContainers ?? []],
     ['containers', pod.spec?.containers ?? []],
   ] as const) {
     list.forEach((container, index) => {
+      if (!dnsLabel.test(container.name ?? '')) {
+        errors.push(`spec.${kind}[${index}].name: ${JSON.stringify(container.name)} must be a DNS-1123 label`);
+      } else if (seen.has(container.name)) {
+        errors.push(`spec.${kind}[${index}].name: ${JSON.stringify(container.name)} is used twice`);
+      }
+      seen.add(container.name);
       for (const section of ['requests', 'limits'] as const) {
         for (const [name, value] of Object.entries(container.resources?.[section] ?? {})) {
           const scalar = parseQuantity(String(value));
@@ -130,5 +142,11 @@ export function resourceErrors(pod: V1Pod): string[] {
       }
     });
   }
+  if (!pod.spec?.containers?.length) errors.push('spec.containers: at least one container is required');
+  (pod.spec?.volumes ?? []).forEach((volume, index) => {
+    if (!dnsLabel.test(volume.name ?? '')) {
+      errors.push(`spec.volumes[${index}].name: ${JSON.stringify(volume.name)} must be a DNS-1123 label`);
+    }
+  });
   return errors;
 }
