@@ -33,12 +33,21 @@ const bucketName = z
   });
 
 /** One path segment of an object key: no separators, no "." or "..", nothing a shell or URL would reinterpret. */
-export const KEY_SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,254}$/;
+const KEY_SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,254}$/;
 
+/** True when `path` is "/"-separated safe segments (relative, no empty, "." or ".." segments). */
+export function isSafeKeyPath(path: string): boolean {
+  return path.split('/').every((segment) => KEY_SEGMENT.test(segment));
+}
+
+/**
+ * At most 128 characters so that, with the longest names Kubernetes allows after it, a key stays within S3's
+ * 1024-byte limit.
+ */
 export const keyPrefix = z
   .string()
-  .max(512, { error: 'must be at most 512 characters' })
-  .refine((prefix) => prefix === '' || prefix.split('/').every((segment) => KEY_SEGMENT.test(segment)), {
+  .max(128, { error: 'must be at most 128 characters' })
+  .refine((prefix) => prefix === '' || isSafeKeyPath(prefix), {
     error:
       'must be "/"-separated segments of letters, digits, ".", "_" and "-" (no leading "/" or ".", no empty or ".." segments)',
   });

@@ -1,4 +1,4 @@
-import { KEY_SEGMENT, keyPrefix } from './config.ts';
+import { isSafeKeyPath, keyPrefix } from './config.ts';
 
 /** The identity of one artifact; every field becomes exactly one segment of its object key. */
 export interface ArtifactCoordinates {
@@ -12,16 +12,17 @@ export interface ArtifactCoordinates {
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
-const UID = /^[A-Za-z0-9][A-Za-z0-9-]{0,127}$/;
+const UID = /^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/;
 
 const rules: Record<Exclude<keyof ArtifactCoordinates, 'prefix'>, { pattern: RegExp; accepted: string }> = {
   namespace: { pattern: DNS_LABEL, accepted: 'a Kubernetes namespace name (DNS label)' },
   traceJob: { pattern: DNS_SUBDOMAIN, accepted: 'a Kubernetes object name (DNS subdomain)' },
   uid: { pattern: UID, accepted: 'a Kubernetes UID (letters, digits and "-")' },
   node: { pattern: DNS_SUBDOMAIN, accepted: 'a Kubernetes node name (DNS subdomain)' },
+  // Shorter than other segments so that a ".gz" suffix still fits a file system's 255-byte names.
   artifact: {
-    pattern: KEY_SEGMENT,
-    accepted: 'a file name of letters, digits, ".", "_" and "-", not starting with "." and without "/"',
+    pattern: /^[A-Za-z0-9_][A-Za-z0-9._-]{0,199}$/,
+    accepted: 'a file name of at most 200 letters, digits, ".", "_" and "-", not starting with "."',
   },
 };
 
@@ -59,16 +60,23 @@ export function traceJobPrefix(coordinates: Omit<ArtifactCoordinates, 'node' | '
   return key.slice(0, -'n/a'.length);
 }
 
-/** Checks a key handed to a sink: relative, "/"-separated safe segments only. */
+/** S3's limit on key length, in bytes (keys here are ASCII). */
+const MAX_KEY_LENGTH = 1024;
+
+/** Checks a key handed to a sink: relative, "/"-separated safe segments only, within S3's length limit. */
 export function checkObjectKey(key: string, field = 'key'): string {
-  if (key === '' || key.endsWith('/'))
-    throw new ObjectKeyError(`${field}: must name an object, got ${JSON.stringify(key)}`);
-  return checkPrefix(key, field);
+  if (key.length > MAX_KEY_LENGTH) throw new ObjectKeyError(`${field}: must be at most ${MAX_KEY_LENGTH} characters`);
+  if (!isSafeKeyPath(key)) {
+    throw new ObjectKeyError(
+      `${field}: ${JSON.stringify(key)} is not "/"-separated names of letters, digits, ".", "_" and "-" (no leading "/" or ".", no empty or ".." segments)`,
+    );
+  }
+  return key;
 }
 
 /** Checks a prefix handed to `deletePrefix`: non-empty safe segments; the result always ends in "/". */
 export function checkDeletePrefix(prefix: string): string {
   const trimmed = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
   if (trimmed === '') throw new ObjectKeyError('prefix: refusing to delete an empty prefix (the whole store)');
-  return `${checkPrefix(trimmed, 'prefix')}/`;
+  return `${checkObjectKey(trimmed, 'prefix')}/`;
 }

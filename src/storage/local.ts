@@ -48,7 +48,8 @@ export class LocalSink implements ArtifactSink {
       throw this.#classify(error, relative, 0);
     }
     const finalPath = join(directory, relative.slice(relative.lastIndexOf('/') + 1));
-    const temporary = join(directory, `.${relative.slice(relative.lastIndexOf('/') + 1)}.${randomUUID()}.tmp`);
+    // Independent of the name's length, so any name that fits also fits while being written.
+    const temporary = join(directory, `.tracejob-${randomUUID()}.tmp`);
     const digest = new Digest();
     // `flush` fsyncs before close, so the rename below can only publish complete contents.
     const sink = createWriteStream(temporary, { flags: 'wx', mode: FILE_MODE, flush: true });
@@ -185,6 +186,10 @@ export class LocalSink implements ArtifactSink {
           `no space left under ${this.#root} while storing ${relative} (${written} bytes written); the partial file was removed`,
           { cause: error },
         );
+      case 'ENAMETOOLONG':
+        return new StorageError('InvalidRequest', `${relative}: a name is too long for the file system`, {
+          cause: error,
+        });
       case 'EACCES':
       case 'EPERM':
       case 'EROFS':

@@ -105,7 +105,7 @@ export class S3Sink implements ArtifactSink {
       this.#credentialError = new StorageError(
         'CredentialsAbsent',
         `storage credentials are absent: ${absent.join(' and ')} not set; the Secret "${config.credentialsSecret}" in the ` +
-          `operator's namespace must hold non-empty keys "${CREDENTIAL_SECRET_KEYS.accessKeyId}" and "${CREDENTIAL_SECRET_KEYS.secretAccessKey}"`,
+          `tracer namespace must hold non-empty keys "${CREDENTIAL_SECRET_KEYS.accessKeyId}" and "${CREDENTIAL_SECRET_KEYS.secretAccessKey}"`,
       );
     }
     const clientConfig: S3ClientConfig = {

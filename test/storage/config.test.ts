@@ -167,6 +167,19 @@ describe('object layout', () => {
     assert.equal(traceJobPrefix({ prefix: 'prod', namespace: 'shop', traceJob: 'j', uid: 'u' }), 'prod/shop/j/u/');
   });
 
+  test("the longest names Kubernetes allows, under the longest prefix, fit S3's 1024-byte key limit", () => {
+    const longest = objectKey({
+      prefix: `${'p'.repeat(63)}/${'q'.repeat(64)}`,
+      namespace: 'n'.repeat(63),
+      traceJob: 't'.repeat(253),
+      uid: 'u'.repeat(64),
+      node: 'm'.repeat(253),
+      artifact: 'a'.repeat(200),
+    });
+    assert.ok(longest.length <= 1024, `${longest.length}`);
+    assert.throws(() => parseSinkConfig({ ...s3, prefix: 'p'.repeat(129) }), /prefix: must be at most 128/);
+  });
+
   const refused: [keyof typeof coordinates | 'prefix', string][] = [
     ['namespace', 'Shop'],
     ['namespace', 'a.b'],

@@ -84,6 +84,22 @@ describe('storing', () => {
     assert.equal((await stat(fileURLToPath(stored.uri))).size, 0);
   });
 
+  test('the longest names Kubernetes allows still fit the file system, gzipped', async () => {
+    const longest = objectKey({
+      namespace: 'n'.repeat(63),
+      traceJob: 't'.repeat(253),
+      uid: 'a1b2-c3',
+      node: 'm'.repeat(253),
+      artifact: `${'s'.repeat(193)}.folded`,
+    });
+    const stored = await sink.put({ key: longest, stream: Readable.from(['main;x 1\n']), gzip: true });
+    assert.match(stored.uri, /\.folded\.gz$/);
+    assert.throws(
+      () => objectKey({ namespace: 'n', traceJob: 't', uid: 'u', node: 'm', artifact: 's'.repeat(201) }),
+      /artifact/,
+    );
+  });
+
   test('a restrictive umask does not change the modes either', async () => {
     const previous = process.umask(0o077);
     try {
