@@ -1,9 +1,12 @@
 /**
  * Overhead of tracing on the traced program, and the runner's own cost.
  *
- * 1. Throughput of a CPU-bound C program (test/fixtures/runner/hot.c, rounds per second) without tracing and while
- *    `tracejob trace` profiles it at 99 Hz with perf and with bpftrace, in interleaved repetitions so that drift in
- *    the machine's load hits every variant alike. The workload is pinned to one CPU.
+ * 1. Throughput of a CPU-bound C program (test/fixtures/runner/hot.c) without tracing and while `tracejob trace`
+ *    profiles it at 99 Hz with perf and with bpftrace, in interleaved repetitions so that drift in the machine's load
+ *    hits every variant alike. The workload is pinned to the last CPU, the tracer to the others, so that what is
+ *    measured is the cost inside the traced program (sampling interrupts, stack walks), not the tracer competing for
+ *    its CPU. Reported per wall second and per CPU second of the workload; the latter is what other load on a shared
+ *    machine disturbs least.
  * 2. CPU seconds and peak RSS of `tracejob trace` (runner plus tracer processes) for a 30-second profile.
  *
  * Usage: node bench/runner-overhead.ts [--reps 5] [--seconds 6] [--profile-seconds 30]
@@ -41,15 +44,18 @@ const cpu = String((await import('node:os')).cpus().length - 1);
 
 type Variant = 'none' | 'perf' | 'bpftrace';
 
-/** Rounds per second of the workload over `seconds`, traced by `variant` for the whole run. */
-async function throughput(variant: Variant, n: number): Promise<number> {
+/** Rounds per wall second and per CPU second of the workload over `seconds`, traced by `variant` for the whole run. */
+async function throughput(variant: Variant, n: number): Promise<{ wall: number; cpu: number }> {
   const workload = spawn('taskset', ['-c', cpu, hot, String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let output = '';
   workload.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const done = new Promise<void>((resolve) => workload.once('exit', () => resolve()));
   let tracer: Promise<unknown> = Promise.resolve();
   if (variant !== 'none') {
-    tracer = run(process.execPath, [
+    tracer = run('taskset', [
+      '-c',
+      `0-${Number(cpu) - 1}`,
+      process.execPath,
       cli,
       'trace',
       '--pid',
@@ -68,11 +74,11 @@ async function throughput(variant: Variant, n: number): Promise<number> {
   }
   await done;
   await tracer;
-  const rounds = Number(output.trim().split(' ')[0]);
-  return rounds / seconds;
+  const [rounds, cpuSeconds] = output.trim().split(' ').map(Number) as [number, number];
+  return { wall: rounds / seconds, cpu: rounds / cpuSeconds };
 }
 
-const results: Record<Variant, number[]> = { none: [], perf: [], bpftrace: [] };
+const results: Record<Variant, { wall: number; cpu: number }[]> = { none: [], perf: [], bpftrace: [] };
 const order: Variant[] = ['none', 'perf', 'none', 'bpftrace'];
 for (let r = 0; r < reps; r++) {
   for (const variant of order) results[variant].push(await throughput(variant, r));
@@ -81,18 +87,25 @@ for (let r = 0; r < reps; r++) {
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const sd = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
-const base = mean(results.none);
-console.log(`throughput of hot.c pinned to CPU ${cpu}, ${reps}x${seconds}s per variant, interleaved (rounds/s):`);
-for (const variant of ['none', 'perf', 'bpftrace'] as const) {
-  const m = mean(results[variant]);
-  const overhead = variant === 'none' ? '' : `  overhead ${(((base - m) / base) * 100).toFixed(2)}%`;
-  console.log(`  ${variant.padEnd(9)} ${m.toFixed(1)} ± ${sd(results[variant]).toFixed(1)}${overhead}`);
+console.log(`throughput of hot.c pinned to CPU ${cpu}, ${reps}x${seconds}s per variant, interleaved:`);
+for (const metric of ['wall', 'cpu'] as const) {
+  const base = mean(results.none.map((r) => r[metric]));
+  console.log(`  rounds per ${metric === 'wall' ? 'wall' : 'CPU'} second of the workload`);
+  for (const variant of ['none', 'perf', 'bpftrace'] as const) {
+    const xs = results[variant].map((r) => r[metric]);
+    const m = mean(xs);
+    const overhead = variant === 'none' ? '' : `  overhead ${(((base - m) / base) * 100).toFixed(2)}%`;
+    console.log(`    ${variant.padEnd(9)} ${m.toFixed(1)} ± ${sd(xs).toFixed(1)} (n=${xs.length})${overhead}`);
+  }
 }
 
 if (existsSync('/usr/bin/time')) {
   for (const engine of ['perf', 'bpftrace'] as const) {
     const workload = spawn('taskset', ['-c', cpu, hot, String(profileSeconds + 10)], { stdio: 'ignore' });
-    const { stderr } = await run('/usr/bin/time', [
+    const { stderr } = await run('taskset', [
+      '-c',
+      `0-${Number(cpu) - 1}`,
+      '/usr/bin/time',
       '-f',
       'TIME %e %U %S %M',
       process.execPath,

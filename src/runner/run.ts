@@ -262,7 +262,8 @@ async function store(file: OutputFile, request: TraceRequest, options: TraceRunO
       node: request.node,
       artifact: file.name,
     });
-    const stored = await options.sink.put({ key, filePath: file.path }, options.signal);
+    // Not tied to the abort signal: what a stopped trace recorded is still worth storing in the grace period.
+    const stored = await options.sink.put({ key, filePath: file.path });
     return {
       name: file.name,
       format: file.format,

@@ -359,7 +359,7 @@ test(
       env: { ...env, TRACEJOB_PLAN: JSON.stringify({ ...plan, durationSeconds: 60 }), TRACEJOB_WORKDIR: workDir },
       stdio: 'ignore',
     });
-    const tracerPids = async () => {
+    const tracerPidsIn = async (workDir: string) => {
       const found: number[] = [];
       for (const entry of await readdir('/proc')) {
         if (!/^\d+$/.test(entry)) continue;
@@ -369,8 +369,8 @@ test(
       }
       return found;
     };
-    await until(async () => (await tracerPids()).length > 0, 'perf record to start');
-    const perfPids = await tracerPids();
+    await until(async () => (await tracerPidsIn(workDir)).length > 0, 'perf record to start');
+    const perfPids = await tracerPidsIn(workDir);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     assert.equal(await exited, 1);
@@ -378,5 +378,21 @@ test(
     const interrupted = parseResultManifest(await readFile(terminationLog, 'utf8'));
     assert.equal(interrupted.state, 'Failed');
     assert.equal(interrupted.reason, 'Interrupted');
+    // What was recorded until then is still processed and stored.
+    assert.ok(
+      interrupted.artifacts.some((a) => a.name === 'summary.json'),
+      JSON.stringify(interrupted),
+    );
+
+    // Even a runner killed outright (SIGKILL, no chance to clean up) takes its tracer with it: parent-death signal.
+    const killedDir = join(dir, 'runner-kill');
+    const victim = spawn(nodeBinary, [cli, 'runner'], {
+      env: { ...env, TRACEJOB_PLAN: JSON.stringify({ ...plan, durationSeconds: 60 }), TRACEJOB_WORKDIR: killedDir },
+      stdio: 'ignore',
+    });
+    await until(async () => (await tracerPidsIn(killedDir)).length > 0, 'perf record to start');
+    const orphans = await tracerPidsIn(killedDir);
+    victim.kill('SIGKILL');
+    await until(async () => orphans.every((pid) => !processAlive(pid)), 'the tracer to die with its runner');
   },
 );

@@ -74,7 +74,7 @@ export function ftrace(options: FtraceOptions): TracerAdapter {
         maxStdoutBytes: options.maxOutputBytes,
         stderrPath: join(ctx.workDir, 'trace-cmd-report.log'),
         maxStderrBytes: 1 << 20,
-        signal: ctx.signal,
+        // Not cancelled with the trace: a stopped trace (pod deleted) still gets its stacks symbolized.
       });
       notes.push(...checkRun('trace-cmd report', report));
       return {

@@ -59,7 +59,7 @@ export function perfRecord(options: PerfOptions): TracerAdapter {
           stdoutPath: scriptPath,
           stderrPath: join(ctx.workDir, 'perf-script.log'),
           maxStderrBytes: 1 << 20,
-          signal: ctx.signal,
+          // Not cancelled with the trace: a stopped trace (pod deleted) still gets its stacks symbolized.
         });
         notes.push(...checkRun('perf script', script));
         if (jit.mirrored > 0) notes.push(`used ${jit.mirrored} JIT symbol map(s) from the container`);
