@@ -170,6 +170,39 @@ describe('uploads', () => {
     );
   });
 
+  test('for a non-AWS endpoint no streaming checksum framing is sent', async () => {
+    const stored = await sinkVia(proxy.endpoint).put({ key: key('framing.data'), filePath: bigFile });
+    assert.equal(stored.sha256, bigSha);
+    const uploads = proxy.requests.filter((r) => r.operation === 'upload-part' || r.operation === 'put-object');
+    assert.ok(uploads.length > 0);
+    for (const request of proxy.requests) {
+      const names = Object.keys(request.headers);
+      assert.deepEqual(
+        names.filter((name) => name.startsWith('x-amz-checksum-') || name === 'x-amz-sdk-checksum-algorithm'),
+        [],
+      );
+      assert.notEqual(request.headers['x-amz-content-sha256'], 'STREAMING-UNSIGNED-PAYLOAD-TRAILER');
+      assert.doesNotMatch(String(request.headers['content-encoding'] ?? ''), /aws-chunked/);
+    }
+  });
+
+  test('server-side encryption settings go with every upload request', async () => {
+    const sink = sinkVia(proxy.endpoint, {
+      serverSideEncryption: 'aws:kms',
+      kmsKeyId: 'arn:aws:kms:us-east-1:111122223333:key/test',
+    });
+    await sink.put({ key: key('encrypted.data'), filePath: bigFile }).catch(() => undefined);
+    const writes = proxy.requests.filter((r) => r.operation === 'create-multipart' || r.operation === 'put-object');
+    assert.ok(writes.length > 0);
+    for (const request of writes) {
+      assert.equal(request.headers['x-amz-server-side-encryption'], 'aws:kms');
+      assert.equal(
+        request.headers['x-amz-server-side-encryption-aws-kms-key-id'],
+        'arn:aws:kms:us-east-1:111122223333:key/test',
+      );
+    }
+  });
+
   test('an empty file is stored as an empty object', async () => {
     const empty = join(work, 'empty.txt');
     await writeFile(empty, '');

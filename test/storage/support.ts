@@ -39,6 +39,7 @@ export interface SeenRequest {
   operation: string;
   partNumber?: number;
   uploadId?: string;
+  headers: http.IncomingHttpHeaders;
 }
 
 /**
@@ -65,7 +66,7 @@ export interface FaultProxy {
   close: () => Promise<void>;
 }
 
-function describe(method: string, url: string): SeenRequest {
+function describe(method: string, url: string, headers: http.IncomingHttpHeaders): SeenRequest {
   const query = new URL(url, 'http://x').searchParams;
   const uploadId = query.get('uploadId') ?? undefined;
   const partNumber = query.has('partNumber') ? Number(query.get('partNumber')) : undefined;
@@ -77,7 +78,7 @@ function describe(method: string, url: string): SeenRequest {
   else if (method === 'POST' && query.has('delete')) operation = 'delete-objects';
   else if (method === 'GET' && query.has('uploads')) operation = 'list-multipart';
   else if (method === 'PUT') operation = 'put-object';
-  return { method, url, operation, ...(uploadId ? { uploadId } : {}), ...(partNumber ? { partNumber } : {}) };
+  return { method, url, operation, headers, ...(uploadId ? { uploadId } : {}), ...(partNumber ? { partNumber } : {}) };
 }
 
 /**
@@ -96,7 +97,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     setFault: (next) => (decide = next),
   };
   const server = http.createServer((req, res) => {
-    const seen = describe(req.method ?? 'GET', req.url ?? '/');
+    const seen = describe(req.method ?? 'GET', req.url ?? '/', req.headers);
     const index = proxy.requests.push(seen) - 1;
     const fault = decide(seen, index);
     if (seen.operation === 'abort-multipart' && fault.kind === 'pass') {
