@@ -92,21 +92,30 @@ export async function ensureCgroup(path: string): Promise<void> {
 export async function removeCgroup(path: string, options: { removeEmptyAncestors?: boolean } = {}): Promise<void> {
   const segments = path.split('/').filter(Boolean);
   const levels = options.removeEmptyAncestors ? segments.length : 1;
+  const failures: string[] = [];
   for (const root of await cgroupHierarchies()) {
     for (let depth = segments.length; depth > segments.length - levels; depth--) {
       const dir = join(root, ...segments.slice(0, depth));
-      try {
-        await rmdir(dir);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') continue;
-        if (code === 'EBUSY' || code === 'ENOTEMPTY') {
-          if (depth === segments.length)
-            throw new Error(`cgroup ${dir} still has processes or children`, { cause: err });
-          break;
-        }
-        throw err;
-      }
+      const leaf = depth === segments.length;
+      const code = await rmdirRetrying(dir, leaf ? 20 : 0);
+      if (code === undefined || code === 'ENOENT') continue;
+      if (leaf) failures.push(`${dir}: ${code}`);
+      break;
+    }
+  }
+  if (failures.length) throw new Error(`cgroup still has processes or children: ${failures.join(', ')}`);
+}
+
+/** rmdir, retried while the cgroup is busy (killed processes may take a moment to leave); the error code if it fails. */
+async function rmdirRetrying(dir: string, retries: number): Promise<string | undefined> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await rmdir(dir);
+      return undefined;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
+      if ((code !== 'EBUSY' && code !== 'ENOTEMPTY') || attempt >= retries) return code;
+      await sleep(50);
     }
   }
 }

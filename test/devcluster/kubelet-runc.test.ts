@@ -10,6 +10,7 @@ import {
   cgroupHierarchies,
   cgroupPathFor,
   ContainerStartError,
+  ensureCgroup,
   newContainerID,
   ociConfig,
   ownBoundingSet,
@@ -173,6 +174,21 @@ describe('runc containers', needs('root', 'runc'), () => {
     for (const pid of procs) assert.equal(await alive(Number(pid)), false, `process ${pid} survived`);
     for (const root of hierarchies) assert.equal(existsSync(join(root, cgroup)), false, `${root}${cgroup} survived`);
     assert.equal(existsSync(join(dir, 'bundles', container.id)), false);
+  });
+
+  test('removeCgroup keeps ancestors another cgroup still uses and refuses a cgroup that has children', async () => {
+    const base = `/tracejob-runc-test-${process.pid}`;
+    await ensureCgroup(`${base}/a`);
+    await ensureCgroup(`${base}/b`);
+    const hierarchies = await cgroupHierarchies();
+    await assert.rejects(removeCgroup(base), /still has processes or children/);
+    await removeCgroup(`${base}/a`, { removeEmptyAncestors: true });
+    for (const root of hierarchies) {
+      assert.equal(existsSync(join(root, base, 'a')), false);
+      assert.equal(existsSync(join(root, base, 'b')), true);
+    }
+    await removeCgroup(`${base}/b`, { removeEmptyAncestors: true });
+    for (const root of hierarchies) assert.equal(existsSync(join(root, base)), false);
   });
 
   test('systemd-style slice paths work as plain cgroup directories', async () => {
