@@ -16,6 +16,7 @@ import type { ExpireMode, Faults, WatchFilter } from './faults.ts';
 import { Objects, subjectOf, type DeleteOptions, type FieldValidation, type WriteOptions } from './objects.ts';
 import { openApiV2, openApiV3Root, openApiV3GroupVersion } from './openapi.ts';
 import { isObject, type JsonObject } from './patch.ts';
+import { decodeProtobufBody, isProtobuf } from './protobuf.ts';
 import { PodLogError, type PodLogOptions, type PodLogSource } from './pod-logs.ts';
 import { Registry } from './registry.ts';
 import { apiVersionOf, type ResourceType } from './resources.ts';
@@ -791,6 +792,7 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 }
 
 function parseBody(req: IncomingMessage, body: Buffer | undefined): unknown {
+  if (isProtobuf(req.headers['content-type'] ?? '')) return decodeProtobufBody(body ?? Buffer.alloc(0));
   const text = (body ?? Buffer.alloc(0)).toString('utf8');
   if (text.trim() === '') throw badRequest('the request body is empty; expected an object');
   const type = (req.headers['content-type'] ?? 'application/json').split(';')[0]?.trim() ?? '';
