@@ -289,6 +289,30 @@ describe('runc containers', needs('root', 'runc'), () => {
     assert.equal(existsSync('/ro'), false, 'a mount point was created on the host');
   });
 
+  test('readOnlyRootFilesystem makes the image read-only but keeps /tmp and volumes writable', async () => {
+    const data = join(dir, 'ro-data');
+    await mkdir(data);
+    const { container, output } = await start(
+      [
+        'sh',
+        '-c',
+        'touch /image-write 2>/dev/null || echo root-ro; touch /tmp/t && echo tmp-rw; touch /data/d && echo volume-rw',
+      ],
+      { readOnlyRootFilesystem: true, mounts: [{ source: data, destination: '/data' }] },
+    );
+    assert.equal((await container.wait()).exitCode, 0);
+    assert.equal(await output(), 'root-ro\ntmp-rw\nvolume-rw\n');
+  });
+
+  test('capabilities can be dropped and added', async () => {
+    const { container, output } = await start(['sh', '-c', 'grep CapEff /proc/self/status'], {
+      capabilities: { drop: ['ALL'], add: ['NET_BIND_SERVICE', 'CAP_KILL'] },
+    });
+    assert.equal((await container.wait()).exitCode, 0);
+    // CAP_KILL is bit 5, CAP_NET_BIND_SERVICE bit 10.
+    assert.equal(BigInt(`0x${(await output()).trim().split(/\s+/)[1]}`), (1n << 5n) | (1n << 10n));
+  });
+
   test('hostPID privileged containers see host processes and have every capability', async () => {
     const { container, output } = await start(
       ['sh', '-c', `echo $$; test -d /proc/${process.pid} && echo sees-host; grep CapEff /proc/self/status`],

@@ -487,14 +487,17 @@ export class PodWorker {
       });
     } catch (err) {
       log.close();
-      if (!(err instanceof ContainerStartError) && !(err instanceof Error && /capability/.test(err.message))) throw err;
+      // Whatever stopped the runtime (missing executable, bad capability, failed mount) is the container's start
+      // error, as containerd reports it; the restart policy decides what follows.
+      if (!(err instanceof ContainerStartError))
+        this.#log().warn('container could not be created', { error: String(err) });
       const now = new Date();
       return {
         exitCode: 128,
         terminated: {
           exitCode: 128,
           reason: 'StartError',
-          message: err.message,
+          message: err instanceof Error ? err.message : String(err),
           startedAt: now,
           finishedAt: now,
           containerID,
