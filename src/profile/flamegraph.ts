@@ -1,5 +1,5 @@
 import { diffColour, frameColour, type Palette } from './palette.ts';
-import { compareBytes, type Stacks } from './stacks.ts';
+import type { Stacks } from './stacks.ts';
 import { viewerScript } from './viewer-script.ts';
 
 export interface FlameGraphOptions {
@@ -37,15 +37,6 @@ export interface DiffFlameGraphOptions extends FlameGraphOptions {
   negate?: boolean;
 }
 
-interface Node {
-  name: string;
-  value: number;
-  /** Second-minus-first samples, for differential graphs. */
-  delta: number;
-  children: Node[];
-  index: Map<string, Node> | undefined;
-}
-
 interface LaidOutFrame {
   name: string;
   depth: number;
@@ -56,73 +47,144 @@ interface LaidOutFrame {
   selfDelta: number;
 }
 
+interface WeightedStack {
+  /** Frames root first, joined by `separator`. */
+  stack: string;
+  value: number;
+  /** Second-minus-first samples, for differential graphs. */
+  delta: number;
+}
+
 const xPad = 10;
+/**
+ * Joins frames for layout. It sorts before every other character, so a plain sort of joined stacks puts stacks
+ * sharing callers next to each other and siblings in name order (a shorter name before a longer one it starts).
+ */
+const separator = '\u0000';
 
-function newNode(name: string): Node {
-  return { name, value: 0, delta: 0, children: [], index: undefined };
-}
-
-/** Adds one stack to the tree; a flame chart only merges with the latest sibling so time order survives. */
-function insert(root: Node, frames: string[], value: number, delta: number, chart: boolean): void {
-  let node = root;
-  node.value += value;
-  node.delta += delta;
-  for (const name of frames) {
-    let child: Node | undefined;
-    if (chart) {
-      const last = node.children[node.children.length - 1];
-      child = last?.name === name ? last : undefined;
-    } else {
-      child = node.index?.get(name);
-    }
-    if (!child) {
-      child = newNode(name);
-      node.children.push(child);
-      if (!chart) (node.index ??= new Map()).set(name, child);
-    }
-    child.value += value;
-    child.delta += delta;
-    node = child;
-  }
-}
-
-function splitStack(stack: string, reverse: boolean): string[] {
+function layoutStack(stack: string, reverse: boolean): string {
+  // split/join, not replaceAll: V8 builds replaceAll's result as a deep rope that is slow to hash and compare.
   const frames = stack.split(';');
-  return reverse ? frames.reverse() : frames;
+  return (reverse ? frames.reverse() : frames).join(separator);
 }
 
-/** Frames in drawing order with their sample offsets; subtrees narrower than the minimum width are dropped. */
-function layout(root: Node, minValue: number, sortByName: boolean): { frames: LaidOutFrame[]; maxDepth: number } {
-  const frames: LaidOutFrame[] = [];
-  let maxDepth = 0;
-  const stack: { node: Node; depth: number; start: number }[] = [{ node: root, depth: 0, start: 0 }];
-  while (stack.length > 0) {
-    const { node, depth, start } = stack.pop()!;
-    let childDelta = 0;
-    for (const child of node.children) childDelta += child.delta;
-    frames.push({
-      name: node.name,
-      depth,
-      start,
-      value: node.value,
-      delta: node.delta,
-      selfDelta: node.delta - childDelta,
-    });
-    if (depth > maxDepth) maxDepth = depth;
-    const children = sortByName ? node.children.sort((a, b) => compareBytes(a.name, b.name)) : node.children;
-    let offset = start;
-    const next: { node: Node; depth: number; start: number }[] = [];
-    for (const child of children) {
-      if (child.value >= minValue && child.value > 0) next.push({ node: child, depth: depth + 1, start: offset });
-      offset += child.value;
+/** Merges equal stacks and sorts them; the default sort compares natively, several times faster than a callback. */
+function sortStacks(stacks: WeightedStack[]): WeightedStack[] {
+  const byStack = new Map<string, WeightedStack>();
+  for (const entry of stacks) {
+    const known = byStack.get(entry.stack);
+    if (known) {
+      known.value += entry.value;
+      known.delta += entry.delta;
+    } else {
+      byStack.set(entry.stack, { ...entry });
     }
-    for (let i = next.length - 1; i >= 0; i--) stack.push(next[i]);
   }
-  return { frames, maxDepth };
+  return [...byStack.keys()].sort().map((stack) => byStack.get(stack)!);
 }
 
-// XML 1.0 forbids most C0 controls even as character references; they become U+FFFD.
-// eslint-disable-next-line no-control-regex
+/**
+ * Lays out frames from ordered stacks in one pass, as flamegraph.pl does, keeping only the open path: each stack
+ * closes the frames it does not share with the previous one and opens its own. The open path lives in flat arrays
+ * (frame names as offsets into their stack), so nothing is allocated for the many frames that end up narrower than
+ * `minValue` and are dropped.
+ */
+function flow(
+  stacks: WeightedStack[],
+  minValue: number,
+): { frames: LaidOutFrame[]; maxDepth: number; total: number; maxAbsSelfDelta: number } {
+  const frames: LaidOutFrame[] = [];
+  let capacity = 256;
+  let openStart = new Float64Array(capacity);
+  let openDelta = new Float64Array(capacity);
+  let openSelf = new Float64Array(capacity);
+  let openFrom = new Int32Array(capacity);
+  let openTo = new Int32Array(capacity);
+  const openStack: string[] = [];
+  let depth = 0;
+  let x = 0;
+  let totalDelta = 0;
+  let maxDepth = 0;
+  let maxAbsSelfDelta = 0;
+  let previous = '';
+
+  const close = (): void => {
+    depth--;
+    const value = x - openStart[depth];
+    const self = openSelf[depth];
+    if (Math.abs(self) > maxAbsSelfDelta) maxAbsSelfDelta = Math.abs(self);
+    if (value > 0 && value >= minValue) {
+      frames.push({
+        name: openStack[depth].slice(openFrom[depth], openTo[depth]),
+        depth: depth + 1,
+        start: openStart[depth],
+        value,
+        delta: openDelta[depth],
+        selfDelta: self,
+      });
+      if (depth + 1 > maxDepth) maxDepth = depth + 1;
+    }
+  };
+  const grow = (): void => {
+    capacity *= 2;
+    const widen = <T extends Float64Array | Int32Array>(array: T, make: (n: number) => T): T => {
+      const wider = make(capacity);
+      wider.set(array);
+      return wider;
+    };
+    openStart = widen(openStart, (n) => new Float64Array(n));
+    openDelta = widen(openDelta, (n) => new Float64Array(n));
+    openSelf = widen(openSelf, (n) => new Float64Array(n));
+    openFrom = widen(openFrom, (n) => new Int32Array(n));
+    openTo = widen(openTo, (n) => new Int32Array(n));
+  };
+
+  for (const { stack, value, delta } of stacks) {
+    // Frames shared with the previous stack: whole frames inside the common prefix of the two strings.
+    const limit = Math.min(stack.length, previous.length);
+    let common = 0;
+    while (common < limit && stack.charCodeAt(common) === previous.charCodeAt(common)) common++;
+    let shared = 0;
+    let from = 0;
+    while (shared < depth) {
+      let to = stack.indexOf(separator, from);
+      if (to < 0) to = stack.length;
+      const endsInBoth =
+        to < common ||
+        (to === common &&
+          (to === stack.length || stack.charCodeAt(to) === 0) &&
+          (to === previous.length || previous.charCodeAt(to) === 0));
+      if (!endsInBoth) break;
+      shared++;
+      from = to + 1;
+    }
+    while (depth > shared) close();
+    while (from <= stack.length) {
+      let to = stack.indexOf(separator, from);
+      if (to < 0) to = stack.length;
+      if (depth === capacity) grow();
+      openStart[depth] = x;
+      openDelta[depth] = 0;
+      openSelf[depth] = 0;
+      openFrom[depth] = from;
+      openTo[depth] = to;
+      openStack[depth] = stack;
+      depth++;
+      from = to + 1;
+    }
+    if (delta !== 0) {
+      for (let i = 0; i < depth; i++) openDelta[i] += delta;
+      openSelf[depth - 1] += delta;
+      totalDelta += delta;
+    }
+    x += value;
+    previous = stack;
+  }
+  while (depth > 0) close();
+  frames.push({ name: 'all', depth: 0, start: 0, value: x, delta: totalDelta, selfDelta: 0 });
+  return { frames, maxDepth, total: x, maxAbsSelfDelta };
+}
+
 const xmlSpecial = /[&<>"]|[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g;
 function escapeXml(text: string): string {
   return text.replace(xmlSpecial, (c) =>
@@ -149,10 +211,10 @@ export function fitLabel(name: string, width: number, fontSize: number): string 
 }
 
 interface Drawing {
-  root: Node;
+  /** Ordered stacks: sorted for a flame graph, input order for a flame chart. */
+  stacks: WeightedStack[];
   total: number;
   diff: boolean;
-  maxAbsDelta: number;
   defaultTitle: string;
 }
 
@@ -166,10 +228,10 @@ function draw(drawing: Drawing, options: FlameGraphOptions): string {
   const countName = options.countName ?? 'samples';
   const inverted = Boolean(options.inverted);
   const title = options.title ?? drawing.defaultTitle;
-  const { root, total } = drawing;
+  const { total } = drawing;
   const pxPerSample = total > 0 ? (width - 2 * xPad) / total : 0;
   const minValue = pxPerSample > 0 ? minWidth / pxPerSample : Infinity;
-  const { frames, maxDepth } = layout(root, minValue, !options.flameChart);
+  const { frames, maxDepth, maxAbsSelfDelta } = flow(drawing.stacks, minValue);
   const yTop = fontSize * 3 + (options.subtitle ? fontSize * 2 : 0);
   const yBottom = fontSize * 2 + 10;
   const height = yTop + yBottom + (maxDepth + 1) * frameHeight;
@@ -217,7 +279,7 @@ function draw(drawing: Drawing, options: FlameGraphOptions): string {
     if (frame.depth === 0) {
       fill = 'rgb(210,210,210)';
     } else if (drawing.diff) {
-      fill = diffColour(frame.selfDelta, drawing.maxAbsDelta);
+      fill = diffColour(frame.selfDelta, maxAbsSelfDelta);
       info += `; ${frame.delta >= 0 ? '+' : ''}${percent(frame.delta, total)}%`;
     } else {
       fill = frameColour(palette, frame.name);
@@ -235,13 +297,16 @@ function draw(drawing: Drawing, options: FlameGraphOptions): string {
 
 /** An interactive SVG flame graph (search, zoom, reset) from folded stacks; opens directly in a browser. */
 export function renderFlameGraph(stacks: Iterable<[string, number]>, options: FlameGraphOptions = {}): string {
-  const chart = Boolean(options.flameChart);
-  const root = newNode('all');
+  const weighted: WeightedStack[] = [];
+  let total = 0;
   for (const [stack, count] of stacks) {
-    if (count > 0) insert(root, splitStack(stack, Boolean(options.reverse)), count, 0, chart);
+    if (count <= 0) continue;
+    weighted.push({ stack: layoutStack(stack, Boolean(options.reverse)), value: count, delta: 0 });
+    total += count;
   }
+  const chart = Boolean(options.flameChart);
   const defaultTitle = chart ? 'Flame Chart' : options.inverted ? 'Icicle Graph' : 'Flame Graph';
-  return draw({ root, total: root.value, diff: false, maxAbsDelta: 0, defaultTitle }, options);
+  return draw({ stacks: chart ? weighted : sortStacks(weighted), total, diff: false, defaultTitle }, options);
 }
 
 /**
@@ -249,38 +314,37 @@ export function renderFlameGraph(stacks: Iterable<[string, number]>, options: Fl
  * (`before`), blue where fewer.
  */
 export function renderDiffFlameGraph(before: Stacks, after: Stacks, options: DiffFlameGraphOptions = {}): string {
-  const first = before;
-  const second = after;
   let scale = 1;
   if (options.normalize) {
-    let firstTotal = 0;
-    let secondTotal = 0;
-    for (const v of first.values()) firstTotal += v;
-    for (const v of second.values()) secondTotal += v;
-    if (firstTotal > 0) scale = secondTotal / firstTotal;
+    let beforeTotal = 0;
+    let afterTotal = 0;
+    for (const v of before.values()) beforeTotal += v;
+    for (const v of after.values()) afterTotal += v;
+    if (beforeTotal > 0) scale = afterTotal / beforeTotal;
   }
-  const chart = Boolean(options.flameChart);
-  const root = newNode('all');
   const sign = options.negate ? -1 : 1;
-  for (const [stack, count] of second) {
-    const previous = (first.get(stack) ?? 0) * scale;
-    if (count > 0) insert(root, splitStack(stack, Boolean(options.reverse)), count, sign * (count - previous), chart);
+  const reverse = Boolean(options.reverse);
+  const weighted: WeightedStack[] = [];
+  let total = 0;
+  for (const [stack, count] of after) {
+    if (count <= 0) continue;
+    const previous = (before.get(stack) ?? 0) * scale;
+    weighted.push({ stack: layoutStack(stack, reverse), value: count, delta: sign * (count - previous) });
+    total += count;
   }
-  // Stacks only in the first profile have no width but still make their ancestors' deltas negative.
-  for (const [stack, count] of first) {
-    if (!second.has(stack) && count > 0) {
-      insert(root, splitStack(stack, Boolean(options.reverse)), 0, sign * -count * scale, chart);
+  // Stacks only in the first profile have no width but still make their callers' changes negative.
+  for (const [stack, count] of before) {
+    if (count > 0 && !after.has(stack)) {
+      weighted.push({ stack: layoutStack(stack, reverse), value: 0, delta: sign * -count * scale });
     }
   }
-  let maxAbsDelta = 0;
-  const pending: Node[] = [...root.children];
-  while (pending.length > 0) {
-    const node = pending.pop()!;
-    let childDelta = 0;
-    for (const child of node.children) childDelta += child.delta;
-    const own = Math.abs(node.delta - childDelta);
-    if (own > maxAbsDelta) maxAbsDelta = own;
-    pending.push(...node.children);
-  }
-  return draw({ root, total: root.value, diff: true, maxAbsDelta, defaultTitle: 'Differential Flame Graph' }, options);
+  return draw(
+    {
+      stacks: options.flameChart ? weighted : sortStacks(weighted),
+      total,
+      diff: true,
+      defaultTitle: 'Differential Flame Graph',
+    },
+    options,
+  );
 }
