@@ -185,6 +185,8 @@ function flow(
   return { frames, maxDepth, total: x, maxAbsSelfDelta };
 }
 
+// XML 1.0 forbids most C0 controls even as character references; they become U+FFFD.
+// eslint-disable-next-line no-control-regex
 const xmlSpecial = /[&<>"]|[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g;
 function escapeXml(text: string): string {
   return text.replace(xmlSpecial, (c) =>
