@@ -75,6 +75,11 @@ describe('local kubelet: pods as runc containers', needs('root', 'runc'), () => 
     return result.stdout;
   }
 
+  async function eventReasons(pod: string): Promise<string[]> {
+    const events = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${pod}` });
+    return events.items.map((e) => e.reason ?? '');
+  }
+
   async function alive(pid: number): Promise<boolean> {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
     return stat !== '' && stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
@@ -138,6 +143,8 @@ describe('local kubelet: pods as runc containers', needs('root', 'runc'), () => 
       assert.equal(terminated?.exitCode, 0);
       assert.equal(terminated?.reason, 'Completed');
       assert.equal(terminated?.message, 'all good');
+      const reasons = await eventReasons('ok');
+      for (const reason of ['Scheduled', 'Created', 'Started']) assert.ok(reasons.includes(reason), reasons.join());
     });
     await t.test('failure keeps the exit code', async () => {
       await create(podSpec('fails', {}, { command: ['sh', '-c', 'echo boom >&2; exit 3'] }));
@@ -261,6 +268,8 @@ describe('local kubelet: pods as runc containers', needs('root', 'runc'), () => 
     );
     assert.equal(waiting.status?.phase, 'Pending');
     assert.match(waiting.status?.containerStatuses?.[0].state?.waiting?.message ?? '', /secret "late" not found/);
+    const described = await cluster.kubectl(['describe', 'pod', '-n', namespace, 'waits']);
+    assert.match(described.stdout, /Warning\s+Failed\s+.*Error: secret "late" not found/);
     await core.createNamespacedSecret({
       namespace,
       body: { metadata: { name: 'late' }, stringData: { token: 'now' } },

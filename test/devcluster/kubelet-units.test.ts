@@ -16,7 +16,7 @@ import {
 import { containerArgv, parseImage, tracerShim } from '../../src/devcluster/kubelet/image.ts';
 import { criLogText, CriLogWriter, readContainerLog } from '../../src/devcluster/kubelet/logs.ts';
 import { nodeObject, type MachineInfo } from '../../src/devcluster/kubelet/node.ts';
-import { kubeTime, toKubeJson } from '../../src/devcluster/kubelet/pod.ts';
+import { kubeTime, toKubeJson } from '../../src/devcluster/kubelet/api.ts';
 import {
   containerResources,
   oomScoreAdj,

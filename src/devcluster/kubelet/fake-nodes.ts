@@ -6,7 +6,7 @@ import { newContainerID } from '../runc.ts';
 import { parseImage } from './image.ts';
 import { watchPods } from './informer.ts';
 import { kubeletVersion, nodeLabels, readyConditions, registerNode } from './node.ts';
-import { statusCode, toKubeJson } from './pod.ts';
+import { statusCode, toKubeJson } from './api.ts';
 import { qosClass } from './resources.ts';
 import { podStatus, type ContainerRecord } from './status.ts';
 

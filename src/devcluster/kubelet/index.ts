@@ -11,7 +11,9 @@ import { tracerShim } from './image.ts';
 import { watchPods } from './informer.ts';
 import { PodLogError, type PodLogSource } from '../pod-logs.ts';
 import { heartbeat, machineInfo, nodeLabels, nodeObject, registerNode } from './node.ts';
-import { PodWorker, statusCode, type PodRuntimeContext } from './pod.ts';
+import { statusCode } from './api.ts';
+import { recordPodEvent } from './events.ts';
+import { PodWorker, type PodRuntimeContext } from './pod.ts';
 
 const run = promisify(execFile);
 
@@ -123,6 +125,12 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
           },
         });
         logger.info('bound pod', { pod: `${namespace}/${name}` });
+        recordPodEvent(core, nodeName, logger, pod, {
+          type: 'Normal',
+          reason: 'Scheduled',
+          message: `Successfully assigned ${namespace}/${name} to ${nodeName}`,
+          component: 'default-scheduler',
+        });
       } catch (err) {
         if (statusCode(err) !== 409 && statusCode(err) !== 404) {
           logger.warn('could not bind pod', { pod: `${namespace}/${name}`, error: String(err) });

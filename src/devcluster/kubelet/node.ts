@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 
 import type { Logger } from '../../log.ts';
-import { kubeTime, statusCode } from './pod.ts';
+import { kubeTime, statusCode } from './api.ts';
 
 const run = promisify(execFile);
 

@@ -25,6 +25,8 @@ import { criLogText, CriLogWriter, readContainerLog } from './logs.ts';
 import { containerResources, oomScoreAdj, podSpecErrors, qosClass } from './resources.ts';
 import { podStatus, terminatedReason, terminationMessage, type ContainerRecord } from './status.ts';
 import { containerMounts, prepareVolumes, type PreparedVolume } from './volumes.ts';
+import { statusCode, toKubeJson } from './api.ts';
+import { recordPodEvent, type PodEvent } from './events.ts';
 import type { Readable } from 'node:stream';
 
 export interface PodRuntimeContext {
@@ -45,26 +47,6 @@ const defaultGraceSeconds = 30;
 const configRetryMs = 2000;
 const backoffStartMs = 10_000;
 const backoffMaxMs = 300_000;
-
-/** RFC 3339 with second precision, the form Kubernetes writes times in. */
-export function kubeTime(date: Date): string {
-  return date.toISOString().replace(/\.\d+Z$/, 'Z');
-}
-
-/** Plain JSON for the API: Dates become RFC 3339 seconds. */
-export function toKubeJson(value: unknown): unknown {
-  if (value instanceof Date) return kubeTime(value);
-  if (Array.isArray(value)) return value.map(toKubeJson);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).flatMap(([k, v]) => (v === undefined ? [] : [[k, toKubeJson(v)]])));
-  }
-  return value;
-}
-
-export function statusCode(err: unknown): number | undefined {
-  const e = err as { code?: unknown; statusCode?: unknown };
-  return typeof e?.code === 'number' ? e.code : typeof e?.statusCode === 'number' ? e.statusCode : undefined;
-}
 
 interface ContainerSlot {
   spec: V1Container;
@@ -139,6 +121,10 @@ export class PodWorker {
     this.done = this.#run().catch((err: unknown) => {
       this.#log().error('pod worker failed', { error: String(err) });
     });
+  }
+
+  #event(event: PodEvent): void {
+    recordPodEvent(this.#ctx.core, this.#ctx.nodeName, this.#ctx.logger, this.pod, event);
   }
 
   #log(): Logger {
@@ -268,6 +254,7 @@ export class PodWorker {
           reason: 'DeadlineExceeded',
           message: 'Pod was active on the node longer than the specified deadline',
         };
+        this.#event({ type: 'Normal', reason: 'DeadlineExceeded', message: this.#failure.message });
         this.#requestStop(this.#specGrace());
         this.#wake();
       },
@@ -380,6 +367,14 @@ export class PodWorker {
         exit = await this.#runOnce(slot, prepared);
       } catch (err) {
         if (!(err instanceof ContainerConfigError)) throw err;
+        if (slot.record.state.waiting?.message !== err.message) {
+          this.#event({
+            type: 'Warning',
+            reason: 'Failed',
+            message: `Error: ${err.message}`,
+            container: slot.spec.name,
+          });
+        }
         slot.record.state = { waiting: { reason: 'CreateContainerConfigError', message: err.message } };
         this.#markStatus();
         await this.#pause(configRetryMs);
@@ -397,6 +392,12 @@ export class PodWorker {
       const backoff = attempt === 0 ? 0 : Math.min(backoffStartMs * 2 ** (attempt - 1), backoffMaxMs);
       slot.record.lastState = { terminated: exit.terminated };
       if (backoff > 0) {
+        this.#event({
+          type: 'Warning',
+          reason: 'BackOff',
+          message: `Back-off restarting failed container ${slot.spec.name} in pod ${this.pod.metadata?.name}_${this.pod.metadata?.namespace}(${this.uid})`,
+          container: slot.spec.name,
+        });
         slot.record.state = {
           waiting: {
             reason: 'CrashLoopBackOff',
@@ -460,6 +461,12 @@ export class PodWorker {
     const startedAt = new Date();
     const containerID = `containerd://${id}`;
     slot.record.containerID = containerID;
+    this.#event({
+      type: 'Normal',
+      reason: 'Pulled',
+      message: `Container image "${spec.image}" already present on machine`,
+      container: spec.name,
+    });
     let running: RunningContainer;
     try {
       running = await runContainer({
@@ -491,6 +498,12 @@ export class PodWorker {
       // error, as containerd reports it; the restart policy decides what follows.
       if (!(err instanceof ContainerStartError))
         this.#log().warn('container could not be created', { error: String(err) });
+      this.#event({
+        type: 'Warning',
+        reason: 'Failed',
+        message: `Error: ${String((err as Error).message ?? err)}`,
+        container: spec.name,
+      });
       const now = new Date();
       return {
         exitCode: 128,
@@ -510,6 +523,13 @@ export class PodWorker {
     slot.record.state = { running: { startedAt } };
     this.#markStatus();
     this.#log().info('container started', { container: spec.name, containerID, hostPid: running.hostPid });
+    this.#event({
+      type: 'Normal',
+      reason: 'Created',
+      message: `Created container: ${spec.name}`,
+      container: spec.name,
+    });
+    this.#event({ type: 'Normal', reason: 'Started', message: `Started container ${spec.name}`, container: spec.name });
 
     const exited = running.wait();
     const stopped = await Promise.race([
@@ -519,7 +539,15 @@ export class PodWorker {
         this.#stopping.signal.addEventListener('abort', () => resolve(true), { once: true });
       }),
     ]);
-    if (stopped) await this.#terminate(running, exited);
+    if (stopped) {
+      this.#event({
+        type: 'Normal',
+        reason: 'Killing',
+        message: `Stopping container ${spec.name}`,
+        container: spec.name,
+      });
+      await this.#terminate(running, exited);
+    }
     const result: ContainerExit = await exited;
     const finishedAt = new Date();
     await logClosed(log);
