@@ -18,6 +18,12 @@ export interface SuperviseOptions {
   /** Caps on what is kept of each stream; reaching the stdout cap also stops the tracer. */
   maxStdoutBytes?: number;
   maxStderrBytes?: number;
+  /**
+   * Output (stdout) that says the tracer is attached: the duration counts from there, not from the start, so a slow
+   * start (bpftrace compiling under load) does not eat the trace. Without it within `startupTimeoutMs`, it is stopped.
+   */
+  readyPattern?: RegExp;
+  startupTimeoutMs?: number;
   /** Host PIDs whose exit ends the trace early (checked twice a second). */
   watchPids?: number[];
   /** Stop early when this returns true (checked twice a second): for tracers that write files we cap by size. */
@@ -111,8 +117,27 @@ export async function supervise(options: SuperviseOptions): Promise<SuperviseRes
     }, graceMs);
   };
 
-  const pumps = [pump(child.stdout, stdout, () => stop('output-cap')), pump(child.stderr, stderr, () => undefined)];
-  const deadline = setTimeout(() => stop('deadline'), options.durationMs);
+  let deadline: NodeJS.Timeout | undefined;
+  let ready = options.readyPattern === undefined;
+  let seen = '';
+  const startClock = () => {
+    clearTimeout(deadline);
+    deadline = setTimeout(() => stop('deadline'), options.durationMs);
+  };
+  const onStdout = (chunk: Buffer) => {
+    if (ready) return;
+    seen = (seen + chunk.toString('utf8')).slice(-4096);
+    if (options.readyPattern!.test(seen)) {
+      ready = true;
+      startClock();
+    }
+  };
+  const pumps = [
+    pump(child.stdout, stdout, () => stop('output-cap'), onStdout),
+    pump(child.stderr, stderr, () => undefined),
+  ];
+  if (ready) startClock();
+  else deadline = setTimeout(() => stop('deadline'), options.startupTimeoutMs ?? 120_000);
   const onAbort = () => stop('aborted');
   if (options.signal?.aborted) onAbort();
   else options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -188,8 +213,14 @@ class CappedSink {
   }
 }
 
-async function pump(stream: Readable, sink: CappedSink, onCap: () => void): Promise<void> {
+async function pump(
+  stream: Readable,
+  sink: CappedSink,
+  onCap: () => void,
+  onChunk?: (chunk: Buffer) => void,
+): Promise<void> {
   for await (const chunk of stream) {
+    onChunk?.(chunk as Buffer);
     if (!(await sink.write(chunk as Buffer))) onCap();
   }
 }

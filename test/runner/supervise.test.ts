@@ -84,3 +84,29 @@ test('a missing program is reported, not hung on', async () => {
   if (result instanceof Error) assert.match(result.message, /cannot start \/nonexistent\/tracer/);
   else assert.notEqual(result.exitCode, 0);
 });
+
+test('with a ready pattern, the duration counts from the moment the tracer is attached', async () => {
+  // Attaching takes longer than the whole duration: without the pattern the tracer would be stopped before it.
+  const script =
+    'sleep 1; echo "Attaching 1 probe..."; trap \'echo stopped; exit 0\' INT; while :; do sleep 0.05; done';
+  const result = await supervise({
+    argv: ['sh', '-c', script],
+    durationMs: 200,
+    graceMs: 3000,
+    stdoutPath: join(dir, 'ready.out'),
+    readyPattern: /^Attaching \d+ probes?\.\.\./m,
+  });
+  assert.equal(result.stoppedBy, 'deadline');
+  assert.equal(await readFile(join(dir, 'ready.out'), 'utf8'), 'Attaching 1 probe...\nstopped\n');
+});
+
+test('a tracer that never becomes ready is stopped after the startup timeout', async () => {
+  const result = await supervise({
+    argv: ['sleep', '30'],
+    durationMs: 100,
+    graceMs: 1000,
+    readyPattern: /never/,
+    startupTimeoutMs: 300,
+  });
+  assert.equal(result.stoppedBy, 'deadline');
+});

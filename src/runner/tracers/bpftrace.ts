@@ -101,6 +101,8 @@ async function runBpftrace(
     maxStdoutBytes: 64 << 20,
     stderrPath: join(ctx.workDir, 'bpftrace.log'),
     maxStderrBytes: 1 << 20,
+    // bpftrace compiles and attaches before it prints this; under load that can take seconds of the duration.
+    readyPattern: /^Attaching \d+ probes?\.\.\./m,
     // Stacks are symbolized when the map is printed: stop while the targets still exist.
     watchPids: stacks ? ctx.processes.map((p) => p.pid) : undefined,
     env: { ...process.env, BPFTRACE_MAP_KEYS_MAX: '65536' },
