@@ -16,6 +16,7 @@ export const FAILURE_REASONS = [
   'TargetNotFound',
   'NoMatchingProcess',
   'TracerMissing',
+  'InsufficientPrivileges',
   'KernelUnsupported',
   'TracerFailed',
   'NoSamples',

@@ -11,9 +11,35 @@ export interface Requirements {
   btf?: boolean;
   /** Sampling and tracepoints through perf_event_open. */
   perfEvents?: boolean;
+  /** Capabilities the tracer needs: loading BPF programs, perf events of other processes, ptrace attach. */
+  privileges?: Privilege[];
   /** Kernel symbols: without them kernel frames are bare addresses (a warning, not a failure). */
   kernelSymbols?: boolean;
   tracefs?: boolean;
+}
+
+export type Privilege = 'bpf' | 'perf' | 'ptrace';
+
+const CAP_SYS_PTRACE = 19n;
+const CAP_SYS_ADMIN = 21n;
+const CAP_PERFMON = 38n;
+const CAP_BPF = 39n;
+
+/** Which privileges a CapEff mask (from /proc/self/status) grants; CAP_SYS_ADMIN stands in for the newer split ones. */
+export function missingPrivileges(capEff: bigint, wanted: readonly Privilege[]): string[] {
+  const has = (cap: bigint) => (capEff & (1n << cap)) !== 0n;
+  const admin = has(CAP_SYS_ADMIN);
+  const missing: string[] = [];
+  for (const privilege of wanted) {
+    if (privilege === 'bpf' && !admin && !(has(CAP_BPF) && has(CAP_PERFMON))) {
+      missing.push('CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN) to load BPF programs');
+    }
+    if (privilege === 'perf' && !admin && !has(CAP_PERFMON)) {
+      missing.push('CAP_PERFMON (or CAP_SYS_ADMIN) to sample other processes');
+    }
+    if (privilege === 'ptrace' && !has(CAP_SYS_PTRACE)) missing.push('CAP_SYS_PTRACE to attach to other processes');
+  }
+  return missing;
 }
 
 /** Where the checks look; tests point them elsewhere to prove the failure paths. */
@@ -21,6 +47,8 @@ export interface KernelPaths {
   btf?: string;
   procSysKernel?: string;
   mountinfo?: string;
+  /** /proc/self/status, for the effective capabilities. */
+  procSelfStatus?: string;
   /** Search path for tracer binaries; defaults to PATH plus the sbin directories Debian installs tracers into. */
   path?: string;
 }
@@ -71,6 +99,18 @@ export async function checkPrerequisites(req: Requirements, paths: KernelPaths =
       'TracerMissing',
       `not installed in the tracer image: ${missing.join(', ')}; searched ${searchPath(paths).join(':')}`,
     );
+  }
+
+  if (req.privileges?.length) {
+    const status = await readFile(paths.procSelfStatus ?? '/proc/self/status', 'utf8').catch(() => '');
+    const capEff = /^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+    const missingCaps = capEff === undefined ? [] : missingPrivileges(BigInt(`0x${capEff}`), req.privileges);
+    if (missingCaps.length > 0) {
+      throw new RunnerError(
+        'InsufficientPrivileges',
+        `the runner lacks ${missingCaps.join('; ')}: the tracer pod must run privileged or with these capabilities`,
+      );
+    }
   }
 
   const problems: string[] = [];

@@ -69,3 +69,26 @@ test('a mounted tracefs is found through mountinfo', async () => {
   const report = await checkPrerequisites({ binaries: [], tracefs: true }, { ...paths(), mountinfo });
   assert.equal(report.tracefs, '/sys/kernel/tracing');
 });
+
+test('missing capabilities are named, with what each is for', async () => {
+  const status = join(dir, 'status');
+  // CAP_CHOWN..CAP_SETFCAP of an unprivileged container: no CAP_SYS_ADMIN, CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE.
+  await writeFile(status, 'Name:\tnode\nCapEff:\t00000000a80425fb\n');
+  await assert.rejects(
+    checkPrerequisites({ binaries: [], privileges: ['bpf', 'perf', 'ptrace'] }, { ...paths(), procSelfStatus: status }),
+    (err: RunnerError) => {
+      assert.equal(err.reason, 'InsufficientPrivileges');
+      assert.match(err.message, /CAP_BPF and CAP_PERFMON \(or CAP_SYS_ADMIN\) to load BPF programs/);
+      assert.match(err.message, /CAP_PERFMON \(or CAP_SYS_ADMIN\) to sample other processes/);
+      assert.match(err.message, /CAP_SYS_PTRACE to attach to other processes/);
+      return true;
+    },
+  );
+  // CAP_BPF + CAP_PERFMON + CAP_SYS_PTRACE without CAP_SYS_ADMIN is enough.
+  const narrow = (1n << 39n) | (1n << 38n) | (1n << 19n);
+  await writeFile(status, `CapEff:\t${narrow.toString(16).padStart(16, '0')}\n`);
+  await checkPrerequisites(
+    { binaries: [], privileges: ['bpf', 'perf', 'ptrace'] },
+    { ...paths(), procSelfStatus: status },
+  );
+});

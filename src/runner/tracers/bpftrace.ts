@@ -35,7 +35,12 @@ export function bpftraceProfileProgram(options: ProfileOptions, predicate: strin
 export function bpftraceProfile(options: ProfileOptions, wholeContainer: boolean): TracerAdapter {
   return {
     name: 'bpftrace profile',
-    requirements: () => ({ binaries: [bpftracePackage], perfEvents: true, kernelSymbols: options.kernelStacks }),
+    requirements: () => ({
+      binaries: [bpftracePackage],
+      perfEvents: true,
+      privileges: ['bpf'],
+      kernelSymbols: options.kernelStacks,
+    }),
     async run(ctx: TracerContext): Promise<TracerOutcome> {
       const program = bpftraceProfileProgram(options, targetPredicate(ctx, wholeContainer));
       return runBpftrace(ctx, program, [], 'bpftrace profile', true);
@@ -53,7 +58,13 @@ export function bpftraceProfile(options: ProfileOptions, wholeContainer: boolean
 export function bpftraceProgram(options: BpftraceOptions): TracerAdapter {
   return {
     name: 'bpftrace',
-    requirements: () => ({ binaries: [bpftracePackage], perfEvents: true, btf: true, kernelSymbols: true }),
+    requirements: () => ({
+      binaries: [bpftracePackage],
+      perfEvents: true,
+      privileges: ['bpf'],
+      btf: true,
+      kernelSymbols: true,
+    }),
     async run(ctx: TracerContext): Promise<TracerOutcome> {
       let programPath: string;
       if (options.program !== undefined) {

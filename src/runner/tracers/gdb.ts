@@ -31,7 +31,7 @@ export function gdbArgv(pid: number): string[] {
 export function gdb(options: GdbOptions): TracerAdapter {
   return {
     name: 'gdb',
-    requirements: () => ({ binaries: [{ name: 'gdb', package: 'gdb' }] }),
+    requirements: () => ({ binaries: [{ name: 'gdb', package: 'gdb' }], privileges: ['ptrace'] }),
     async run(ctx: TracerContext): Promise<TracerOutcome> {
       const outputPath = join(ctx.workDir, 'gdb.txt');
       const samplePath = join(ctx.workDir, 'gdb-sample.txt');

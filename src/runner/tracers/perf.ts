@@ -24,7 +24,12 @@ export function perfRecordArgv(options: PerfOptions, pids: number[], dataPath: s
 export function perfRecord(options: PerfOptions): TracerAdapter {
   return {
     name: 'perf record',
-    requirements: () => ({ binaries: [perfPackage], perfEvents: true, kernelSymbols: options.kernelStacks }),
+    requirements: () => ({
+      binaries: [perfPackage],
+      perfEvents: true,
+      privileges: ['perf'],
+      kernelSymbols: options.kernelStacks,
+    }),
     async run(ctx: TracerContext): Promise<TracerOutcome> {
       const perf = ctx.binaries.perf!;
       const dataPath = join(ctx.workDir, 'perf.data');
@@ -81,7 +86,7 @@ export function perfRecord(options: PerfOptions): TracerAdapter {
 export function perfStat(options: PerfOptions): TracerAdapter {
   return {
     name: 'perf stat',
-    requirements: () => ({ binaries: [perfPackage], perfEvents: true }),
+    requirements: () => ({ binaries: [perfPackage], perfEvents: true, privileges: ['perf'] }),
     async run(ctx: TracerContext): Promise<TracerOutcome> {
       const rawPath = join(ctx.workDir, 'perf-stat.csv');
       const argv = [

@@ -23,7 +23,7 @@ export function straceArgv(options: StraceOptions, pids: number[], summaryPath: 
 export function strace(options: StraceOptions): TracerAdapter {
   return {
     name: 'strace',
-    requirements: () => ({ binaries: [{ name: 'strace', package: 'strace' }] }),
+    requirements: () => ({ binaries: [{ name: 'strace', package: 'strace' }], privileges: ['ptrace'] }),
     async run(ctx: TracerContext): Promise<TracerOutcome> {
       const summaryPath = join(ctx.workDir, 'strace-summary.txt');
       const tracePath = join(ctx.workDir, 'strace.txt');

@@ -27,6 +27,7 @@ export function tool(options: ToolOptions): TracerAdapter {
       binaries: [{ name: options.name, package: 'libbpf-tools' }],
       btf: true,
       perfEvents: true,
+      privileges: ['bpf'],
       kernelSymbols: info.kernelStacks,
     }),
     async run(ctx: TracerContext): Promise<TracerOutcome> {
