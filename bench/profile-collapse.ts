@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { collapsePerfScript } from '../src/profile/collapse-perf.ts';
 import { renderFlameGraph } from '../src/profile/flamegraph.ts';
-import { foldedText } from '../src/profile/folded.ts';
+import { writeFolded } from '../src/profile/folded.ts';
 
 const self = new URL(import.meta.url).pathname;
 
@@ -22,9 +22,12 @@ const self = new URL(import.meta.url).pathname;
 if (process.argv[2] === '--child') {
   const started = performance.now();
   const cpu = process.cpuUsage();
+  // What `tracejob collapse perf FILE > OUT` does.
   const result = await collapsePerfScript(createReadStream(process.argv[3], { highWaterMark: 1 << 20 }));
-  const text = foldedText(result.stacks);
-  if (process.argv[4]) await import('node:fs').then((fs) => fs.writeFileSync(process.argv[4], text));
+  const out = createWriteStream(process.argv[4] ?? '/dev/null');
+  await writeFolded(result.stacks, out);
+  out.end();
+  await once(out, 'finish');
   const used = process.cpuUsage(cpu);
   console.log(
     JSON.stringify({

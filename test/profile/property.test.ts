@@ -11,6 +11,7 @@ import {
   mergeStacks,
   readFolded,
   renderFlameGraph,
+  sortedStackEntries,
   summarize,
   toPprof,
   toSpeedscope,
@@ -163,5 +164,21 @@ test('a differential folded file reads back as the two profiles', async () => {
       assert.deepEqual(nonZero(folded.stacks), nonZero(after));
     }),
     { numRuns: 60 },
+  );
+});
+
+test('folded output is in UTF-8 byte order, as Perl sorts, whatever the characters', () => {
+  fc.assert(
+    fc.property(fc.uniqueArray(fc.string({ unit: 'binary', maxLength: 6 }), { maxLength: 30 }), (keys) => {
+      const stacks: Stacks = new Map(keys.map((key, i) => [key, i + 1]));
+      const expected = [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+      const actual = sortedStackEntries(stacks).map(([key]) => key);
+      // Lone surrogates encode to U+FFFD, so strings that differ only there tie in bytes; compare the encodings.
+      assert.deepEqual(
+        actual.map((key) => Buffer.from(key).toString('hex')),
+        expected.map((key) => Buffer.from(key).toString('hex')),
+      );
+    }),
+    { numRuns: 300 },
   );
 });
