@@ -183,7 +183,9 @@ export function cgroupDirectory(line: CgroupLine, mounts: CgroupMount[]): string
           (m) =>
             m.version === 1 && line.controllers.length > 0 && line.controllers.every((c) => m.controllers.includes(c)),
         );
-  if (!mount) return undefined;
+  // Inside a private cgroup namespace (a privileged pod on cgroup v2) other cgroups show as /../../x: they are not
+  // below any mount this process has, so only the /proc scan can see their processes.
+  if (!mount || line.path.split('/').includes('..')) return undefined;
   const relative =
     mount.root === '/' ? line.path : line.path.startsWith(mount.root) ? line.path.slice(mount.root.length) : undefined;
   if (relative === undefined) return undefined;

@@ -150,4 +150,8 @@ test('cgroup directories are found through mountinfo, v1 by controller and v2, w
     `/mnt/pids/pod${uid}/${id}`,
   );
   assert.equal(cgroupDirectory({ hierarchyId: 3, controllers: ['memory'], path: p }, mounts), undefined);
+  // Seen from a private cgroup namespace: matched (the /proc scan still finds the process) but not below our mount.
+  const relative = `/../../burstable/pod${uid}/${id}`;
+  assert.equal(containerCgroupOf(relative, uid, parseContainerId(`containerd://${id}`)), relative);
+  assert.equal(cgroupDirectory({ hierarchyId: 0, controllers: [], path: relative }, mounts), undefined);
 });
