@@ -291,6 +291,29 @@ test(
     assert.equal(manifest.state, 'Succeeded', JSON.stringify(manifest));
     const folded = await readFile(join(dir, 'js', 'stacks.folded'), 'utf8');
     assert.match(folded, /tracejobJsHotLoop/, folded.slice(0, 2000));
+    // The default engine sees the JIT map and profiles with perf: bpftrace's symbolizer is too slow for such stacks.
+    const auto = await runTrace(
+      {
+        targets: [
+          {
+            kind: 'container',
+            namespace: 'default',
+            pod: 'js-0',
+            podUID,
+            container: 'app',
+            containerID: `containerd://${id}`,
+          },
+        ],
+        tracer: { type: 'profile', profile: { frequency: 99, engine: 'auto', kernelStacks: true } },
+        durationSeconds: 3,
+        outputs: ['folded'],
+      },
+      { workDir: join(dir, 'js-bpftrace'), graceMs: 5000 },
+    );
+    assert.equal(auto.state, 'Succeeded', JSON.stringify(auto));
+    const foldedAuto = await readFile(join(dir, 'js-bpftrace', 'stacks.folded'), 'utf8');
+    assert.match(foldedAuto, /tracejobJsHotLoop/, foldedAuto.slice(0, 2000));
+    assert.match(auto.targets[0]!.message ?? '', /JIT symbol maps, so perf profiled it/);
     assert.match(manifest.targets[0]!.message ?? '', /JIT symbol map/);
     // The mirrored map was removed again.
     assert.equal((await readdir('/tmp')).includes(`perf-${c.hostPid}.map`), false);

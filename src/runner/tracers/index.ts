@@ -1,3 +1,4 @@
+import { access } from 'node:fs/promises';
 import {
   BpftraceOptionsSchema,
   FtraceOptionsSchema,
@@ -30,16 +31,18 @@ export async function adapterFor(
   switch (spec.type) {
     case 'profile': {
       const profile = spec.profile ?? ProfileOptionsSchema.parse({});
-      const engine =
-        profile.engine !== 'auto'
-          ? profile.engine
-          : (await findBinary('bpftrace', options.kernel ?? {}))
-            ? 'bpftrace'
-            : 'perf';
-      if (engine === 'bpftrace') return bpftraceProfile(profile, options.wholeContainer);
-      return perfRecord(
+      const perf = perfRecord(
         PerfOptionsSchema.parse({ mode: 'record', frequency: profile.frequency, kernelStacks: profile.kernelStacks }),
       );
+      if (profile.engine === 'perf') return perf;
+      const bpftrace = bpftraceProfile(profile, options.wholeContainer);
+      if (profile.engine === 'bpftrace') return bpftrace;
+      const [hasBpftrace, hasPerf] = await Promise.all([
+        findBinary('bpftrace', options.kernel ?? {}),
+        findBinary('perf', options.kernel ?? {}),
+      ]);
+      if (!hasBpftrace) return perf;
+      return hasPerf ? autoProfile(bpftrace, perf, hasPerf) : bpftrace;
     }
     case 'perf': {
       const perf = spec.perf ?? PerfOptionsSchema.parse({});
@@ -58,4 +61,32 @@ export async function adapterFor(
     case 'gdb':
       return gdb(spec.gdb ?? GdbOptionsSchema.parse({}));
   }
+}
+
+/**
+ * engine auto: bpftrace's in-kernel aggregation, except for JIT-compiled targets (a /tmp/perf-PID.map exists), where
+ * bpftrace's symbolizer takes longer to print a map of deep JIT stacks than any grace period allows and perf, which
+ * symbolizes after recording, is the one that works.
+ */
+function autoProfile(bpftrace: TracerAdapter, perf: TracerAdapter, perfPath: string): TracerAdapter {
+  return {
+    name: bpftrace.name,
+    requirements: bpftrace.requirements,
+    async run(ctx) {
+      const jit = await Promise.all(
+        ctx.processes.map((p) =>
+          access(`/proc/${p.pid}/root/tmp/perf-${p.nsPid}.map`).then(
+            () => true,
+            () => false,
+          ),
+        ),
+      );
+      if (!jit.includes(true)) return bpftrace.run(ctx);
+      const outcome = await perf.run({ ...ctx, binaries: { ...ctx.binaries, perf: perfPath } });
+      return {
+        ...outcome,
+        notes: ['the target has JIT symbol maps, so perf profiled it instead of bpftrace', ...outcome.notes],
+      };
+    },
+  };
 }
