@@ -419,3 +419,51 @@ test(
     await until(async () => orphans.every((pid) => !processAlive(pid)), 'the tracer to die with its runner');
   },
 );
+
+test('several targets on one node are traced at once, each reported on its own', requirements, async () => {
+  const pods = await Promise.all(
+    ['web-0', 'web-1'].map(async (pod) => {
+      const podUID = uuid();
+      const id = newContainerID();
+      await container(`/kubepods/besteffort/pod${podUID}/${id}`, ['/workloads/sleeper']);
+      return {
+        kind: 'container' as const,
+        namespace: 'shop',
+        pod,
+        podUID,
+        container: 'app',
+        containerID: `containerd://${id}`,
+      };
+    }),
+  );
+  const gone = { ...pods[0]!, pod: 'web-2', podUID: uuid(), containerID: `containerd://${newContainerID()}` };
+  const workDir = join(dir, 'multi');
+  const manifest = await runTrace(
+    {
+      targets: [...pods, gone],
+      tracer: { type: 'strace', strace: { mode: 'summary', maxOutputBytes: 1 << 20 } },
+      durationSeconds: 2,
+    },
+    { workDir, graceMs: 5000 },
+  );
+  assert.equal(manifest.state, 'Succeeded', JSON.stringify(manifest));
+  assert.deepEqual(
+    manifest.targets.map((t) => [t.pod, t.state]),
+    [
+      ['web-0', 'Succeeded'],
+      ['web-1', 'Succeeded'],
+      ['web-2', 'Failed'],
+    ],
+  );
+  assert.match(manifest.targets[2]!.message ?? '', /No cgroup mentions that pod UID/);
+  assert.deepEqual(
+    manifest.artifacts.map((a) => [a.name, a.pod]),
+    [
+      ['web-0.strace-summary.txt', 'web-0'],
+      ['web-1.strace-summary.txt', 'web-1'],
+    ],
+  );
+  for (const pod of ['web-0', 'web-1']) {
+    assert.match(await readFile(join(workDir, `${pod}.strace-summary.txt`), 'utf8'), /nanosleep\s+\d+/);
+  }
+});
