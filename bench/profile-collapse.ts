@@ -8,7 +8,18 @@
  *   BENCH_SIZE_MB=512 node bench/...                     # size of the synthesised input
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -17,6 +28,15 @@ import { renderFlameGraph } from '../src/profile/flamegraph.ts';
 import { writeFolded } from '../src/profile/folded.ts';
 
 const self = new URL(import.meta.url).pathname;
+
+/**
+ * This process's own peak RSS. getrusage's maxrss is no good here: Linux carries it across exec, so a child would
+ * report its parent's peak.
+ */
+function peakRssMB(): number {
+  const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  return match ? Number(match[1]) / 1024 : process.resourceUsage().maxRSS / 1024;
+}
 
 // Child mode: collapse one file and report wall time, CPU time and peak RSS of this process alone.
 if (process.argv[2] === '--child') {
@@ -33,7 +53,7 @@ if (process.argv[2] === '--child') {
     JSON.stringify({
       wallMs: performance.now() - started,
       cpuMs: (used.user + used.system) / 1000,
-      maxRssMB: process.resourceUsage().maxRSS / 1024,
+      maxRssMB: peakRssMB(),
       stacks: result.stacks.size,
     }),
   );
@@ -82,9 +102,12 @@ async function synthesise(file: string, bytes: number): Promise<void> {
 
 function head(file: string, bytes: number, target: string): void {
   // Cut at a sample boundary so the smaller input is well-formed too.
-  const data = readFileSync(file).subarray(0, bytes);
-  const cut = data.lastIndexOf('\n\n');
-  execFileSync('sh', ['-c', 'head -c "$1" "$2" > "$3"', 'sh', String(cut + 2), file, target]);
+  const window = Buffer.alloc(1 << 22);
+  const fd = openSync(file, 'r');
+  const read = readSync(fd, window, 0, window.length, Math.max(0, bytes - window.length));
+  closeSync(fd);
+  const cut = Math.max(0, bytes - window.length) + window.subarray(0, read).lastIndexOf('\n\n') + 2;
+  execFileSync('sh', ['-c', 'head -c "$1" "$2" > "$3"', 'sh', String(cut), file, target]);
 }
 
 function perlRun(script: string, file: string, output: string): { wallMs: number; cpuMs: number } {
