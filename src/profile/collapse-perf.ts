@@ -41,15 +41,45 @@ const argumentList = /\((?!anonymous namespace\)).*/s;
 const quotes = /["']/g;
 const kernelModule = /(^\[|vmlinux$)/;
 const jitModule = /\/tmp\/perf-\d+\.map/;
-/** Bounds the frame cache: unique frame lines grow with the code that ran, not with the input, but stay safe. */
-const maxCachedFrames = 100_000;
+/** Bounds the frame table (its slots are twice as many, so probes stay short). */
+const maxCachedFrames = 1 << 17;
 
 /**
- * Frame lines seen before, by a hash of their first bytes and length. Most lines of `perf script` output are frame
- * lines that repeat endlessly; recognising one by its bytes (a hash, then one comparison) avoids decoding it, running
- * the patterns and allocating strings, which is most of the cost per line.
+ * Frame lines seen before, with their frame ids. Most lines of `perf script` output are frame lines that repeat
+ * endlessly; recognising one by its bytes (a hash, one probe of an open-addressing table, one comparison) avoids
+ * decoding it, running the patterns and allocating strings, which would be most of the cost per line.
  */
-type FrameCache = Map<number, { bytes: Buffer; ids: number[] | null }[]>;
+class FrameTable {
+  private readonly slots = new Int32Array(1 << 18);
+  private readonly hashes: number[] = [];
+  private readonly lines: Buffer[] = [];
+  private readonly ids: (number[] | null)[] = [];
+
+  /** The ids of a known line (null: a frame upstream skips), or undefined. */
+  find(hash: number, bytes: Buffer, start: number, end: number): number[] | null | undefined {
+    const mask = this.slots.length - 1;
+    for (let slot = hash & mask; this.slots[slot] !== 0; slot = (slot + 1) & mask) {
+      const entry = this.slots[slot] - 1;
+      if (this.hashes[entry] === hash && sameLine(this.lines[entry], bytes, start, end)) return this.ids[entry];
+    }
+    return undefined;
+  }
+
+  add(hash: number, line: Buffer, ids: number[] | null): void {
+    // Distinct frame lines grow with the code that ran, not with the input; past the bound, start over.
+    if (this.ids.length >= maxCachedFrames) {
+      this.slots.fill(0);
+      this.hashes.length = this.lines.length = this.ids.length = 0;
+    }
+    const mask = this.slots.length - 1;
+    let slot = hash & mask;
+    while (this.slots[slot] !== 0) slot = (slot + 1) & mask;
+    this.slots[slot] = this.ids.length + 1;
+    this.hashes.push(hash);
+    this.lines.push(line);
+    this.ids.push(ids);
+  }
+}
 
 function isBlank(byte: number): boolean {
   return byte === 0x20 || byte === 0x09;
@@ -139,8 +169,8 @@ export class PerfScriptCollapser {
   private java = false;
   private period = 1;
   /** Cleaned frames by line, separately for Java processes, whose names are tidied further. */
-  private readonly frameCache: FrameCache = new Map();
-  private readonly javaFrameCache: FrameCache = new Map();
+  private readonly frameTable = new FrameTable();
+  private readonly javaFrameTable = new FrameTable();
 
   constructor(options: PerfCollapseOptions & { maxLineLength?: number } = {}) {
     this.options = options;
@@ -169,25 +199,16 @@ export class PerfScriptCollapser {
     }
     // Only lines starting with a blank can be frames (a header starts with its command name); look those up first.
     if (end > start && isBlank(bytes[start])) {
-      const cache = this.java ? this.javaFrameCache : this.frameCache;
+      const table = this.java ? this.javaFrameTable : this.frameTable;
       const hash = hashLine(bytes, start, end);
-      const bucket = cache.get(hash);
-      if (bucket !== undefined) {
-        for (let i = 0; i < bucket.length; i++) {
-          if (sameLine(bucket[i].bytes, bytes, start, end)) {
-            this.lines++;
-            this.frameLine(bucket[i].ids);
-            return;
-          }
-        }
+      const known = table.find(hash, bytes, start, end);
+      if (known !== undefined) {
+        this.lines++;
+        this.frameLine(known);
+        return;
       }
       const ids = this.line(bytes.toString('utf8', start, end));
-      if (ids !== undefined) {
-        if (cache.size >= maxCachedFrames) cache.clear();
-        const entry = { bytes: Buffer.from(bytes.subarray(start, end)), ids };
-        if (bucket !== undefined) bucket.push(entry);
-        else cache.set(hash, [entry]);
-      }
+      if (ids !== undefined) table.add(hash, Buffer.from(bytes.subarray(start, end)), ids);
       return;
     }
     this.line(bytes.toString('utf8', start, end));
