@@ -467,3 +467,48 @@ test('several targets on one node are traced at once, each reported on its own',
     assert.match(await readFile(join(workDir, `${pod}.strace-summary.txt`), 'utf8'), /nanosleep\s+\d+/);
   }
 });
+
+test(
+  'a cgroup-filtered libbpf tool (execsnoop) sees the container’s execs and nothing else',
+  requirements,
+  async () => {
+    const podUID = uuid();
+    const id = newContainerID();
+    await container(`/kubepods/burstable/pod${podUID}/${id}`, [
+      '/bin/sh',
+      '-c',
+      'while :; do /bin/true; sleep 0.2; done',
+    ]);
+    // A decoy outside the container execs the same program.
+    const decoy = spawn('/bin/sh', ['-c', 'while :; do /bin/echo decoy >/dev/null; sleep 0.2; done'], {
+      stdio: 'ignore',
+    });
+    try {
+      const workDir = join(dir, 'execsnoop');
+      const manifest = await runTrace(
+        {
+          targets: [
+            {
+              kind: 'container',
+              namespace: 'default',
+              pod: 'exec-0',
+              podUID,
+              container: 'app',
+              containerID: `containerd://${id}`,
+            },
+          ],
+          tracer: { type: 'tool', tool: { name: 'execsnoop' } },
+          durationSeconds: 3,
+          outputs: ['raw'],
+        },
+        { workDir, graceMs: 5000 },
+      );
+      assert.equal(manifest.state, 'Succeeded', JSON.stringify(manifest));
+      const raw = await readFile(join(workDir, 'execsnoop.txt'), 'utf8');
+      assert.match(raw, /\/bin\/true/);
+      assert.doesNotMatch(raw, /decoy/);
+    } finally {
+      decoy.kill('SIGKILL');
+    }
+  },
+);

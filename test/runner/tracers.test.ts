@@ -117,6 +117,39 @@ test('a bpftrace program sees its targets and prints its maps after SIGINT', req
   }
 });
 
+test('perf record with DWARF unwinding profiles the hot function too', requirements, async () => {
+  const w = start([workloads.hot, '0']);
+  try {
+    const { manifest } = await trace(w.pid, {
+      type: 'perf',
+      perf: { mode: 'record', frequency: 49, callGraph: 'dwarf', kernelStacks: false },
+    });
+    assert.equal(manifest.state, 'Succeeded', JSON.stringify(manifest));
+    assert.equal(top(manifest)[0], 'tracejob_hot_spin');
+    // Without kernel stacks, no kernel frame (perf marks them with [kernel.kallsyms]) is sampled.
+    assert.ok(!top(manifest).some((f) => /irq|syscall|entry_SYSCALL/.test(f)), top(manifest).join(', '));
+  } finally {
+    await w.stop();
+  }
+});
+
+test('a script shipped with bpftrace runs by name and prints its maps at the end', requirements, async () => {
+  const w = start([workloads.sleeper]);
+  try {
+    const { manifest, dir } = await trace(
+      w.pid,
+      { type: 'bpftrace', bpftrace: { script: 'syscount' } },
+      { outputs: ['raw'] },
+    );
+    assert.equal(manifest.state, 'Succeeded', JSON.stringify(manifest));
+    const raw = await file(dir, manifest, 'bpftrace.txt');
+    assert.match(raw, /Counting syscalls/);
+    assert.match(raw, /Top 10 processes:\n(.*\n)*@process\[\S+\]: \d+/);
+  } finally {
+    await w.stop();
+  }
+});
+
 test('a target that exits mid-trace still yields a symbolized profile and says so', requirements, async () => {
   const w = start([workloads.hot, '1']);
   try {
