@@ -9,6 +9,7 @@ import {
   collapsePerfScript,
   foldedText,
   lineBatches,
+  PerfScriptCollapser,
   ProfileInputError,
   readFolded,
 } from '../../src/profile/index.ts';
@@ -144,5 +145,28 @@ test('libbpf-tools offcputime reports fold with the process as root and every co
           ';worker;cpu_phase;asm_sysvec_apic_timer_interrupt;irqentry_exit_to_user_mode;schedule;__schedule;bpf_trace_run4;bpf_prog_6896d07dd3e1383c_sched_switch',
         ) || s.includes(';cpu_phase;'),
     ),
+  );
+});
+
+test('the perf collapser drops a frame line over the limit, counts it, and keeps the rest of the sample', () => {
+  const collapser = new PerfScriptCollapser({ maxLineLength: 100 });
+  collapser.push(Buffer.from(`app 1 1.0: 1 cycles:\n\t1 leaf (/a)\n\t2 ${'x'.repeat(200)} (/a)\n\t3 main (/a)\n\n`));
+  assert.deepEqual([...collapser.stacks()], [['app;main;leaf', 1]]);
+  assert.equal(collapser.malformed.count, 1);
+  assert.deepEqual(collapser.malformed.examples, ['(line longer than the limit)']);
+});
+
+test('a frame line seen in a Java process and in another is tidied for each as upstream does', () => {
+  const line = '\t1 Lcom/x/Y;.run (/tmp/perf-1.map)\n';
+  const collapser = new PerfScriptCollapser();
+  collapser.push(
+    Buffer.from(`java 1 1.0: 1 cycles:\n${line}\napp 2 1.0: 1 cycles:\n${line}\njava 1 1.0: 1 cycles:\n${line}\n`),
+  );
+  assert.deepEqual(
+    new Map(collapser.stacks()),
+    new Map([
+      ['app;Lcom/x/Y:.run', 1],
+      ['java;com/x/Y:.run', 2],
+    ]),
   );
 });
