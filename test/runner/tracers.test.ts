@@ -144,7 +144,7 @@ test('a script shipped with bpftrace runs by name and prints its maps at the end
     assert.equal(manifest.state, 'Succeeded', JSON.stringify(manifest));
     const raw = await file(dir, manifest, 'bpftrace.txt');
     assert.match(raw, /Counting syscalls/);
-    assert.match(raw, /Top 10 processes:\n(.*\n)*@process\[\S+\]: \d+/);
+    assert.match(raw, /Top 10 processes:\n(.*\n)*@process\[\S+\]: \d+/, JSON.stringify(manifest));
   } finally {
     await w.stop();
   }
