@@ -3,6 +3,7 @@ import { ApiError } from './errors.ts';
 import { now, type Objects } from './objects.ts';
 import { isObject, type JsonObject } from './patch.ts';
 import { isEstablished, typesOfCrd } from './registry.ts';
+import { aggregatedRules } from './reviews.ts';
 import type { ResourceType } from './resources.ts';
 import type { KubeObject, StoreEvent } from './store.ts';
 
@@ -13,6 +14,7 @@ interface Ref {
 }
 
 const crdKey = 'customresourcedefinitions.apiextensions.k8s.io';
+const clusterRolesKey = 'clusterroles.rbac.authorization.k8s.io';
 
 /**
  * The controllers kube-controller-manager and kube-apiserver run that clients rely on: the garbage collector
@@ -100,6 +102,7 @@ export class Controllers {
       if (e.type !== 'DELETED' && e.object.metadata.deletionTimestamp)
         this.scheduleNamespace(e.object.metadata.name, 0);
     }
+    if (e.storageKey === clusterRolesKey) queueMicrotask(() => this.guard(() => this.aggregateClusterRoles()));
     if (e.type === 'ADDED' && e.object.metadata.ownerReferences?.length) {
       const uid = e.object.metadata.uid;
       this.later(1000, () => this.collectIfOrphaned(uid));
@@ -237,6 +240,16 @@ export class Controllers {
     const spec = { ...((latest.spec as JsonObject) ?? {}), finalizers: [] };
     if ((latest.metadata.finalizers ?? []).length) this.objects.store.put('namespaces', { ...latest, spec });
     else this.objects.store.remove('namespaces', { ...latest, spec });
+  }
+
+  /** kube-controller-manager's ClusterRole aggregation: each change settles the chain view ⊂ edit ⊂ admin. */
+  private aggregateClusterRoles(): void {
+    const all = this.objects.store.list(clusterRolesKey);
+    for (const role of all) {
+      const rules = aggregatedRules(role, all);
+      if (rules === undefined || JSON.stringify(rules) === JSON.stringify(role.rules ?? [])) continue;
+      this.objects.store.put(clusterRolesKey, { ...role, rules });
+    }
   }
 
   private refreshCrds(): void {

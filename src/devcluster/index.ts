@@ -8,6 +8,7 @@ import { Faults, type ExpireMode, type WatchFilter } from './faults.ts';
 import { writeKubeconfig } from './kubeconfig.ts';
 import { defaultNodeName, localNode } from './node.ts';
 import type { PodLogSource } from './pod-logs.ts';
+import { defaultClusterRoles } from './reviews.ts';
 import { ApiServer } from './server.ts';
 import { Store } from './store.ts';
 
@@ -155,6 +156,7 @@ function bootstrap(server: ApiServer, nodeName: string): void {
   for (const ns of ['default', 'kube-system', 'kube-public', 'kube-node-lease'])
     ensure('', 'serviceaccounts', ns, { metadata: { name: 'default' } });
   ensure('', 'nodes', undefined, localNode(nodeName));
+  for (const role of defaultClusterRoles()) ensure('rbac.authorization.k8s.io', 'clusterroles', undefined, role);
 }
 
 /** The kubelet and fake nodes, from src/devcluster/kubelet (the node half of the development cluster). */

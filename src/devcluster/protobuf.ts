@@ -127,6 +127,51 @@ kinds['authorization.k8s.io/v1/SelfSubjectRulesReview'] = {
   2: { name: 'spec', type: { 1: { name: 'namespace', type: 'string' } } },
 };
 kinds['authentication.k8s.io/v1/SelfSubjectReview'] = { 1: { name: 'metadata', type: objectMeta } };
+const subject: Message = {
+  1: { name: 'kind', type: 'string' },
+  2: { name: 'apiGroup', type: 'string' },
+  3: { name: 'name', type: 'string' },
+  4: { name: 'namespace', type: 'string' },
+};
+const roleRef: Message = {
+  1: { name: 'apiGroup', type: 'string' },
+  2: { name: 'kind', type: 'string' },
+  3: { name: 'name', type: 'string' },
+};
+const policyRule: Message = {
+  1: { name: 'verbs', type: 'string', repeated: true },
+  2: { name: 'apiGroups', type: 'string', repeated: true },
+  3: { name: 'resources', type: 'string', repeated: true },
+  4: { name: 'resourceNames', type: 'string', repeated: true },
+  5: { name: 'nonResourceURLs', type: 'string', repeated: true },
+};
+const labelSelector: Message = {
+  1: { name: 'matchLabels', type: 'stringMap' },
+  2: {
+    name: 'matchExpressions',
+    type: {
+      1: { name: 'key', type: 'string' },
+      2: { name: 'operator', type: 'string' },
+      3: { name: 'values', type: 'string', repeated: true },
+    },
+    repeated: true,
+  },
+};
+for (const kind of ['RoleBinding', 'ClusterRoleBinding'])
+  kinds[`rbac.authorization.k8s.io/v1/${kind}`] = {
+    1: { name: 'metadata', type: objectMeta },
+    2: { name: 'subjects', type: subject, repeated: true },
+    3: { name: 'roleRef', type: roleRef },
+  };
+kinds['rbac.authorization.k8s.io/v1/Role'] = {
+  1: { name: 'metadata', type: objectMeta },
+  2: { name: 'rules', type: policyRule, repeated: true },
+};
+kinds['rbac.authorization.k8s.io/v1/ClusterRole'] = {
+  1: { name: 'metadata', type: objectMeta },
+  2: { name: 'rules', type: policyRule, repeated: true },
+  3: { name: 'aggregationRule', type: { 1: { name: 'clusterRoleSelectors', type: labelSelector, repeated: true } } },
+};
 kinds['v1/DeleteOptions'] = kinds['meta.k8s.io/v1/DeleteOptions'] as Message;
 
 const magic = Buffer.from([0x6b, 0x38, 0x73, 0x00]);

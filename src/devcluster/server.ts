@@ -20,7 +20,7 @@ import { decodeProtobufBody, isProtobuf } from './protobuf.ts';
 import { PodLogError, type PodLogOptions, type PodLogSource } from './pod-logs.ts';
 import { Registry } from './registry.ts';
 import { apiVersionOf, type ResourceType } from './resources.ts';
-import { reviewResponse } from './reviews.ts';
+import { authorize, forbiddenMessage, identityOf, reviewResponse, type Identity } from './reviews.ts';
 import { parseFieldSelector, parseLabelSelector } from './selectors.ts';
 import type { KubeObject, Store, StoreEvent } from './store.ts';
 import { toTable, type IncludeObject } from './table.ts';
@@ -222,7 +222,7 @@ export class ApiServer {
     if (!route || !type || (route.namespace !== undefined && !type.namespaced && !(type.resource === 'namespaces')))
       throw resourceNotFound();
     if (route.subresource && !type.subresources.includes(route.subresource)) throw resourceNotFound();
-    return this.resource(req, res, url, type, route);
+    return this.resource(req, res, url, type, route, identityOf(req));
   }
 
   private async resource(
@@ -231,6 +231,7 @@ export class ApiServer {
     url: URL,
     t: ResourceType,
     r: Route,
+    who: Identity,
   ): Promise<void> {
     const q = url.searchParams;
     const method = req.method ?? 'GET';
@@ -265,6 +266,23 @@ export class ApiServer {
       await drain(req);
       return injectFailure(res, fault.status, fault.message, fault.retryAfterSeconds, t, r.name ?? '');
     }
+    // Namespaces are special in kube-apiserver's request attributes: a request on namespace "x" is in namespace "x".
+    const attrs = {
+      verb,
+      group: t.group,
+      resource: t.resource,
+      subresource: r.subresource,
+      name: r.name,
+      namespace: r.namespace ?? (t.group === '' && t.resource === 'namespaces' ? r.name : undefined),
+    };
+    if (!authorize(this.store, who, attrs).allowed) {
+      await drain(req);
+      throw new ApiError(403, 'Forbidden', forbiddenMessage(who, attrs), {
+        name: r.name,
+        group: t.group || undefined,
+        kind: t.resource,
+      });
+    }
     const body = method === 'GET' ? undefined : await readBody(req);
     const write: WriteOptions = {
       dryRun: q.getAll('dryRun').includes('All'),
@@ -276,7 +294,7 @@ export class ApiServer {
       throw badRequest(`fieldValidation must be one of Strict, Warn, Ignore; got ${write.fieldValidation}`);
     if (t.createOnly) {
       if (verb !== 'create') throw methodNotAllowed(verb);
-      return sendJson(res, 201, reviewResponse(t, parseBody(req, body), this.store, this.token));
+      return sendJson(res, 201, reviewResponse(t, parseBody(req, body), this.store, who, r.namespace));
     }
     const ns = r.namespace;
     switch (verb) {
