@@ -6,6 +6,7 @@ import { silentLogger, type Logger } from '../log.ts';
 import { ApiError } from './errors.ts';
 import { Faults, type ExpireMode, type WatchFilter } from './faults.ts';
 import { writeKubeconfig } from './kubeconfig.ts';
+import { startFakeNodes, startKubelet } from './kubelet/index.ts';
 import { defaultNodeName, localNode } from './node.ts';
 import type { PodLogSource } from './pod-logs.ts';
 import { defaultClusterRoles } from './reviews.ts';
@@ -159,7 +160,7 @@ function bootstrap(server: ApiServer, nodeName: string): void {
   for (const role of defaultClusterRoles()) ensure('rbac.authorization.k8s.io', 'clusterroles', undefined, role);
 }
 
-/** The kubelet and fake nodes, from src/devcluster/kubelet (the node half of the development cluster). */
+/** The kubelet and fake nodes (src/devcluster/kubelet), clients of the API server over HTTP like real ones. */
 async function startAgents(args: {
   kubeconfigPath: string;
   nodeName: string;
@@ -167,17 +168,12 @@ async function startAgents(args: {
   options: DevClusterOptions;
   logger: Logger;
 }): Promise<NodeAgent[]> {
-  const kubeletModule = './kubelet/index.ts';
-  const mod = (await import(kubeletModule)) as Record<string, unknown>;
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(args.kubeconfigPath);
   const agents: NodeAgent[] = [];
   const signal = args.options.signal;
   if (args.options.kubelet) {
-    const start = mod.startKubelet as (
-      o: Record<string, unknown>,
-    ) => Promise<{ logs: PodLogSource; stop(): Promise<void> }>;
-    const kubelet = await start({
+    const kubelet = await startKubelet({
       kubeConfig,
       nodeName: args.nodeName,
       stateDir: join(args.stateDir, 'kubelet'),
@@ -188,12 +184,8 @@ async function startAgents(args: {
     agents.push({ stop: () => kubelet.stop(), logSource: kubelet.logs });
   }
   if (args.options.fakeNodes) {
-    const start = mod.startFakeNodes as
-      ((o: Record<string, unknown>) => Promise<NodeAgent & { logs?: PodLogSource }>) | undefined;
-    if (!start)
-      throw new Error('fake nodes are not available yet: src/devcluster/kubelet does not export startFakeNodes');
-    const fake = await start({ kubeConfig, count: args.options.fakeNodes, signal, logger: args.logger });
-    agents.push({ stop: () => fake.stop(), logSource: fake.logs });
+    const fake = await startFakeNodes({ kubeConfig, count: args.options.fakeNodes, signal, logger: args.logger });
+    agents.push({ stop: () => fake.stop() });
   }
   return agents;
 }

@@ -32,8 +32,6 @@ export interface ApiServerOptions {
   store: Store;
   faults: Faults;
   logger: Logger;
-  /** Bearer token clients must present; no authentication when absent. */
-  token?: string;
   logSources?: PodLogSource[];
   bookmarkIntervalMs?: number;
 }
@@ -61,7 +59,6 @@ export class ApiServer {
   private readonly store: Store;
   private readonly faults: Faults;
   private readonly log: Logger;
-  private readonly token: string | undefined;
   private readonly logSources: PodLogSource[];
   private readonly bookmarkIntervalMs: number;
   private readonly controllers: Controllers;
@@ -73,7 +70,6 @@ export class ApiServer {
     this.store = options.store;
     this.faults = options.faults;
     this.log = options.logger;
-    this.token = options.token;
     this.logSources = options.logSources ?? [];
     this.bookmarkIntervalMs = options.bookmarkIntervalMs ?? 5000;
     this.registry = new Registry();
@@ -148,21 +144,12 @@ export class ApiServer {
     sendJson(res, e.code, e.toStatus());
   }
 
-  private authorized(req: IncomingMessage): boolean {
-    if (!this.token) return true;
-    return req.headers.authorization === `Bearer ${this.token}`;
-  }
-
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://devcluster');
     const path = url.pathname.replace(/\/+$/, '') || '/';
     if (path === '/healthz' || path === '/readyz' || path === '/livez') {
       res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' }).end('ok');
       return;
-    }
-    if (!this.authorized(req)) {
-      await drain(req);
-      throw new ApiError(401, 'Unauthorized', 'Unauthorized');
     }
     if (path === '/version') return sendJson(res, 200, versionInfo());
     if (path.startsWith('/_devcluster/faults')) return this.faultEndpoint(req, res, path);
