@@ -35,6 +35,9 @@ export function perfRecord(options: PerfOptions): TracerAdapter {
       const dataPath = join(ctx.workDir, 'perf.data');
       const scriptPath = join(ctx.workDir, 'perf.script.txt');
       const pids = ctx.processes.map((p) => p.pid);
+      // perf keeps copies of the traced binaries in $HOME/.debug (what lets it symbolize after a target exits): in the
+      // work directory they go away with the trace instead of filling the node's (or the user's) home.
+      const env = { ...process.env, HOME: ctx.workDir };
       const jit = new JitMapMirror(ctx.processes);
       await jit.refresh();
       const refresher = setInterval(() => void jit.refresh(), 2000);
@@ -46,6 +49,7 @@ export function perfRecord(options: PerfOptions): TracerAdapter {
           durationMs: ctx.durationMs,
           graceMs: ctx.graceMs,
           cwd: ctx.workDir,
+          env,
           stderrPath: join(ctx.workDir, 'perf-record.log'),
           maxStderrBytes: 1 << 20,
           signal: ctx.signal,
@@ -61,6 +65,7 @@ export function perfRecord(options: PerfOptions): TracerAdapter {
           durationMs: Math.max(60_000, ctx.durationMs),
           graceMs: 5000,
           cwd: ctx.workDir,
+          env,
           stdoutPath: scriptPath,
           stderrPath: join(ctx.workDir, 'perf-script.log'),
           maxStderrBytes: 1 << 20,
