@@ -85,7 +85,10 @@ async function rawRequest(
   const server = kc.getCurrentCluster()?.server;
   if (!server) throw new Error('the kubeconfig has no current cluster');
   const url = new URL(path, server);
-  const opts: https.RequestOptions = { method, headers: { ...(options.headers ?? {}) } };
+  const headers: Record<string, string> = { ...(options.headers ?? {}) };
+  // Node frames a DELETE body neither with Content-Length nor chunked unless told.
+  if (options.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(options.body));
+  const opts: https.RequestOptions = { method, headers };
   await kc.applyToHTTPSOptions(opts);
   const transport = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
