@@ -8,7 +8,7 @@ import type { JsonObject, Json } from './patch.ts';
  * these clients accept as well.
  */
 
-type FieldType = 'string' | 'bytes' | 'int' | 'bool' | 'time' | 'stringMap' | 'bytesMap' | Message;
+type FieldType = 'string' | 'bytes' | 'int' | 'bool' | 'time' | 'stringMap' | 'bytesMap' | 'quantityMap' | Message;
 
 interface Field {
   name: string;
@@ -19,6 +19,13 @@ interface Field {
 }
 
 type Message = { [fieldNumber: number]: Field };
+
+/** Messages whose unknown fields must not be dropped silently (a dropped securityContext would change what runs). */
+const strictMessages = new WeakMap<Message, string>();
+function strict(name: string, m: Message): Message {
+  strictMessages.set(m, name);
+  return m;
+}
 
 const time: FieldType = 'time';
 
@@ -172,6 +179,70 @@ kinds['rbac.authorization.k8s.io/v1/ClusterRole'] = {
   2: { name: 'rules', type: policyRule, repeated: true },
   3: { name: 'aggregationRule', type: { 1: { name: 'clusterRoleSelectors', type: labelSelector, repeated: true } } },
 };
+const quantityMap: FieldType = 'quantityMap';
+const envVar = strict('EnvVar', { 1: { name: 'name', type: 'string' }, 2: { name: 'value', type: 'string' } });
+const containerPort = strict('ContainerPort', {
+  1: { name: 'name', type: 'string' },
+  2: { name: 'hostPort', type: 'int' },
+  3: { name: 'containerPort', type: 'int' },
+  4: { name: 'protocol', type: 'string' },
+  5: { name: 'hostIP', type: 'string' },
+});
+const securityContext = strict('SecurityContext', {
+  2: { name: 'privileged', type: 'bool', keepZero: true },
+  4: { name: 'runAsUser', type: 'int', keepZero: true },
+  5: { name: 'runAsNonRoot', type: 'bool', keepZero: true },
+  6: { name: 'readOnlyRootFilesystem', type: 'bool', keepZero: true },
+  7: { name: 'allowPrivilegeEscalation', type: 'bool', keepZero: true },
+  8: { name: 'runAsGroup', type: 'int', keepZero: true },
+});
+const container = strict('Container', {
+  1: { name: 'name', type: 'string' },
+  2: { name: 'image', type: 'string' },
+  3: { name: 'command', type: 'string', repeated: true },
+  4: { name: 'args', type: 'string', repeated: true },
+  5: { name: 'workingDir', type: 'string' },
+  6: { name: 'ports', type: containerPort, repeated: true },
+  7: { name: 'env', type: envVar, repeated: true },
+  8: {
+    name: 'resources',
+    type: strict('ResourceRequirements', {
+      1: { name: 'limits', type: quantityMap },
+      2: { name: 'requests', type: quantityMap },
+    }),
+  },
+  13: { name: 'terminationMessagePath', type: 'string' },
+  14: { name: 'imagePullPolicy', type: 'string' },
+  15: { name: 'securityContext', type: securityContext },
+  16: { name: 'stdin', type: 'bool' },
+  17: { name: 'stdinOnce', type: 'bool' },
+  18: { name: 'tty', type: 'bool' },
+  20: { name: 'terminationMessagePolicy', type: 'string' },
+});
+kinds['v1/Pod'] = {
+  1: { name: 'metadata', type: objectMeta },
+  2: {
+    name: 'spec',
+    type: strict('PodSpec', {
+      2: { name: 'containers', type: container, repeated: true },
+      3: { name: 'restartPolicy', type: 'string' },
+      4: { name: 'terminationGracePeriodSeconds', type: 'int', keepZero: true },
+      5: { name: 'activeDeadlineSeconds', type: 'int', keepZero: true },
+      6: { name: 'dnsPolicy', type: 'string' },
+      7: { name: 'nodeSelector', type: 'stringMap' },
+      8: { name: 'serviceAccountName', type: 'string' },
+      10: { name: 'nodeName', type: 'string' },
+      11: { name: 'hostNetwork', type: 'bool' },
+      12: { name: 'hostPID', type: 'bool' },
+      13: { name: 'hostIPC', type: 'bool' },
+      14: { name: 'securityContext', type: strict('PodSecurityContext', {}) },
+      19: { name: 'schedulerName', type: 'string' },
+      20: { name: 'initContainers', type: container, repeated: true },
+    }),
+  },
+  // Status is ignored on create; its fields are skipped.
+  3: { name: 'status', type: {} },
+};
 kinds['v1/DeleteOptions'] = kinds['meta.k8s.io/v1/DeleteOptions'] as Message;
 
 const magic = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
@@ -222,6 +293,13 @@ function decode(buf: Buffer, schema: Message): JsonObject {
     const wire = Number(tag & 7n);
     const field = schema[number];
     if (!field) {
+      const name = strictMessages.get(schema);
+      if (name)
+        throw new ApiError(
+          415,
+          'UnsupportedMediaType',
+          `field ${number} of ${name} is not understood by the development cluster's protobuf decoder; send the object as application/json (kubectl create -f FILE does)`,
+        );
       r.skip(wire);
       continue;
     }
@@ -246,7 +324,7 @@ function decode(buf: Buffer, schema: Message): JsonObject {
 }
 
 function isMapType(t: FieldType): boolean {
-  return t === 'stringMap' || t === 'bytesMap';
+  return t === 'stringMap' || t === 'bytesMap' || t === 'quantityMap';
 }
 
 function decodeValue(r: Reader, wire: number, type: FieldType): Json {
@@ -263,6 +341,14 @@ function decodeValue(r: Reader, wire: number, type: FieldType): Json {
       const t = decode(r.bytes(), { 1: { name: 'seconds', type: 'int' }, 2: { name: 'nanos', type: 'int' } });
       const seconds = Number(t.seconds ?? 0);
       return seconds === 0 ? null : new Date(seconds * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+    }
+    case 'quantityMap': {
+      // resource.Quantity is a message with its string form in field 1.
+      const entry = decode(r.bytes(), {
+        1: { name: 'key', type: 'string' },
+        2: { name: 'value', type: { 1: { name: 'string', type: 'string' } } },
+      });
+      return { [String(entry.key ?? '')]: String((entry.value as JsonObject | undefined)?.string ?? '') };
     }
     case 'stringMap':
     case 'bytesMap': {

@@ -358,8 +358,30 @@ describe('protobuf bodies', () => {
       immutable: false,
     });
   });
+  test('a field the decoder does not know inside a pod spec is refused (415), not dropped', () => {
+    const containerWithProbe = Buffer.concat([str(1, 'main'), str(2, 'img:1'), field(10, 2, Buffer.alloc(0))]);
+    const spec = field(2, 2, containerWithProbe);
+    const pod = Buffer.concat([field(1, 2, str(1, 'p')), field(2, 2, spec)]);
+    const unknown = Buffer.concat([field(1, 2, Buffer.concat([str(1, 'v1'), str(2, 'Pod')])), field(2, 2, pod)]);
+    assert.throws(
+      () => decodeProtobufBody(Buffer.concat([Buffer.from('k8s\0', 'latin1'), unknown])),
+      (e: unknown) => e instanceof ApiError && e.code === 415 && /field 10 of Container/.test(e.message),
+    );
+    const plain = Buffer.concat([
+      field(1, 2, str(1, 'p')),
+      field(2, 2, field(2, 2, Buffer.concat([str(1, 'main'), str(2, 'img:1')]))),
+    ]);
+    const ok = Buffer.concat([field(1, 2, Buffer.concat([str(1, 'v1'), str(2, 'Pod')])), field(2, 2, plain)]);
+    assert.deepEqual(decodeProtobufBody(Buffer.concat([Buffer.from('k8s\0', 'latin1'), ok])), {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'p' },
+      spec: { containers: [{ name: 'main', image: 'img:1' }] },
+    });
+  });
+
   test('kinds without a known schema are refused with 415, garbage with 400', () => {
-    const unknown = Buffer.concat([field(1, 2, Buffer.concat([str(1, 'v1'), str(2, 'Pod')]))]);
+    const unknown = Buffer.concat([field(1, 2, Buffer.concat([str(1, 'v1'), str(2, 'Service')]))]);
     assert.throws(
       () => decodeProtobufBody(Buffer.concat([Buffer.from('k8s\0', 'latin1'), unknown])),
       (e: unknown) => e instanceof ApiError && e.code === 415,
