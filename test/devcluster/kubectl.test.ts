@@ -188,6 +188,41 @@ describe('kubectl', () => {
     assert.doesNotMatch(await kubectl(['get', 'cm', '-n', ns, '-o', 'name']), /configmap\/made/);
   });
 
+  test('run creates a pod with what the flags say', async () => {
+    await kubectl([
+      'run',
+      'runner',
+      '-n',
+      ns,
+      '--image=registry.example/app:1',
+      '--restart=Never',
+      '--env=MODE=fast',
+      '--labels=app=runner',
+      '--port=8080',
+      '--command',
+      '--',
+      'sleep',
+      '30',
+    ]);
+    const pod = JSON.parse(await kubectl(['get', 'pod', 'runner', '-n', ns, '-o', 'json'])) as {
+      metadata: { labels: Record<string, string> };
+      spec: {
+        restartPolicy: string;
+        containers: {
+          image: string;
+          command: string[];
+          env: { name: string; value: string }[];
+          ports: { containerPort: number }[];
+        }[];
+      };
+    };
+    assert.deepEqual(pod.metadata.labels, { app: 'runner' });
+    assert.equal(pod.spec.restartPolicy, 'Never');
+    assert.deepEqual(pod.spec.containers[0]?.command, ['sleep', '30']);
+    assert.deepEqual(pod.spec.containers[0]?.env, [{ name: 'MODE', value: 'fast' }]);
+    assert.equal(pod.spec.containers[0]?.ports[0]?.containerPort, 8080);
+  });
+
   test('get nodes shows this machine Ready', async (t) => {
     if (!cluster.isDevCluster) return t.skip('the node set of a real cluster is its own');
     const out = await kubectl(['get', 'nodes']);

@@ -4,7 +4,7 @@ import * as https from 'node:https';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { startDevCluster, type DevClusterOptions, type Faults } from '../../src/devcluster/index.ts';
 import { kubeTools } from '../../src/devcluster/kube-tools.ts';
 
@@ -39,7 +39,7 @@ export interface TestCluster {
   isDevCluster: boolean;
   /** Fault injection; absent on a real cluster, so tests that need it skip there. */
   faults?: Faults;
-  /** The node pods run on: the development cluster's local node, or the first node of a real cluster. */
+  /** The node pods run on: the development cluster's local node, or the first Ready node of a real cluster. */
   nodeName?: string;
   stop(): Promise<void>;
 }
@@ -131,7 +131,11 @@ export async function useCluster(options: Partial<Omit<DevClusterOptions, 'state
     const kubeconfigPath = process.env.KUBECONFIG?.split(':')[0];
     if (!kubeconfigPath)
       throw new Error('TRACEJOB_E2E_KUBECONFIG is set but KUBECONFIG does not name a kubeconfig file');
-    return make(kubeconfigPath, { isDevCluster: false, stop: async () => {} });
+    const probe = new KubeConfig();
+    probe.loadFromFile(kubeconfigPath);
+    const nodes = await probe.makeApiClient(CoreV1Api).listNode();
+    const ready = nodes.items.find((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    return make(kubeconfigPath, { isDevCluster: false, nodeName: ready?.metadata?.name, stop: async () => {} });
   }
   const stateDir = await mkdtemp(join(tmpdir(), 'tracejob-devcluster-'));
   const cluster = await startDevCluster({ ...options, stateDir });
