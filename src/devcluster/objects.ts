@@ -25,6 +25,7 @@ import {
   validatePodStatusUpdate,
   validatePodUpdate,
 } from './builtin-rules.ts';
+import { applyOwnership, changedFields, fieldSet, recordUpdate } from './managed-fields.ts';
 import { clone, isObject, jsonPatch, mergePatch, strategicMergePatch, type Json, type JsonObject } from './patch.ts';
 import { defaultCrd, validateCrd, type Registry } from './registry.ts';
 import { apiVersionOf, hasStatus, type ResourceType } from './resources.ts';
@@ -46,6 +47,10 @@ export interface WriteOptions {
   fieldValidation?: FieldValidation;
   fieldManager?: string;
   force?: boolean;
+  /** Set by server-side apply, which records its own managedFields entry. */
+  applying?: boolean;
+  /** managedFields a server-side apply creates the object with. */
+  managedFields?: JsonObject[];
 }
 
 export interface WriteResult {
@@ -331,6 +336,18 @@ export class Objects {
     if (hasStatus(t) && !statusOnCreate.has(`${t.group}/${t.resource}`)) delete o.status;
     const { errors, warnings } = this.admit(t, o, undefined, options);
     if (errors.length) throw invalid(subjectOf(t, m.name), errors);
+    m.managedFields = (
+      options.applying
+        ? (options.managedFields ?? [])
+        : recordUpdate(
+            [],
+            options.fieldManager ?? 'unknown',
+            apiVersionOf(t),
+            undefined,
+            changedFields(undefined, o as Json),
+            m.creationTimestamp,
+          )
+    ) as Json;
     if (t.group === '' && t.resource === 'pods') o.status = { phase: 'Pending', qosClass: qosClass(o) };
     if (t.group === '' && t.resource === 'namespaces') o.status = { phase: 'Active' };
     if (this.store.get(t.storageKey, m.namespace, m.name)) throw alreadyExists(subjectOf(t, m.name));
@@ -448,6 +465,15 @@ export class Objects {
     if (old.metadata.generation !== undefined && subresource !== 'status' && specChanged(t, old, next))
       next.metadata.generation = old.metadata.generation + 1;
     next.metadata.resourceVersion = old.metadata.resourceVersion;
+    if (!options.applying)
+      next.metadata.managedFields = recordUpdate(
+        (next.metadata.managedFields ?? []) as JsonObject[],
+        options.fieldManager ?? 'unknown',
+        apiVersionOf(t),
+        subresource,
+        changedFields(old as Json, next as Json),
+        now(),
+      ) as Json;
     if (JSON.stringify(next) === JSON.stringify(old)) return { object: old, warnings, created: false };
     if (options.dryRun) return { object: next, warnings, created: false };
     if (next.metadata.deletionTimestamp && (next.metadata.finalizers ?? []).length === 0) {
@@ -528,14 +554,14 @@ export class Objects {
       apiVersion: apiVersionOf(t),
       time: now(),
       fieldsType: 'FieldsV1',
-      fieldsV1: fieldSet(applied as Json, []),
+      fieldsV1: fieldSet(applied as Json),
     } as JsonObject;
     if (subresource === 'status') entry.subresource = 'status';
     if (!stored) {
       if (subresource) throw notFound(subjectOf(t, name));
       const body = clone(applied);
-      body.metadata = { ...(body.metadata ?? {}), name, managedFields: [entry] } as KubeObject['metadata'];
-      return this.create(t, namespace, body, options);
+      body.metadata = { ...(body.metadata ?? {}), name } as KubeObject['metadata'];
+      return this.create(t, namespace, body, { ...options, applying: true, managedFields: [entry] });
     }
     const current = this.present(t, stored);
     const previous = (current.metadata.managedFields ?? []) as JsonObject[];
@@ -549,9 +575,17 @@ export class Objects {
     const merged = (
       t.crd ? mergePatch(base, applied as Json) : strategicMergePatch(base, applied as Json)
     ) as KubeObject;
+    const others = applyOwnership(
+      previous.filter((f) => f !== mine),
+      options.fieldManager,
+      subresource,
+      applied as Json,
+      current as Json,
+      options.force === true,
+    );
     merged.metadata.resourceVersion = stored.metadata.resourceVersion;
-    merged.metadata.managedFields = [...previous.filter((f) => f !== mine), entry] as Json;
-    return this.update(t, namespace, name, merged, options, subresource);
+    merged.metadata.managedFields = [...others, entry] as Json;
+    return this.update(t, namespace, name, merged, { ...options, applying: true }, subresource);
   }
 
   /**
@@ -638,37 +672,6 @@ function specChanged(t: ResourceType, old: KubeObject, next: KubeObject): boolea
     return JSON.stringify(c);
   };
   return strip(old) !== strip(next);
-}
-
-const listKeys = ['name', 'containerPort', 'port', 'mountPath', 'type', 'uid', 'ip', 'key'];
-
-/** The FieldsV1 set of the fields an apply configuration sets: `f:` for fields, `k:` for keyed list items. */
-export function fieldSet(v: Json, path: string[]): JsonObject {
-  const out: JsonObject = {};
-  if (!isObject(v)) return out;
-  for (const [k, x] of Object.entries(v)) {
-    if (path.length === 0 && (k === 'apiVersion' || k === 'kind')) continue;
-    if (
-      path.length === 1 &&
-      path[0] === 'metadata' &&
-      !['labels', 'annotations', 'finalizers', 'ownerReferences'].includes(k)
-    )
-      continue;
-    if (isObject(x)) out[`f:${k}`] = fieldSet(x, [...path, k]);
-    else if (
-      Array.isArray(x) &&
-      x.length &&
-      x.every((i) => isObject(i) && listKeys.some((lk) => i[lk] !== undefined))
-    ) {
-      const items: JsonObject = {};
-      for (const i of x as JsonObject[]) {
-        const lk = listKeys.find((l) => i[l] !== undefined) as string;
-        items[`k:${JSON.stringify({ [lk]: i[lk] })}`] = { '.': {}, ...fieldSet(i, [...path, k]) };
-      }
-      out[`f:${k}`] = items;
-    } else out[`f:${k}`] = {};
-  }
-  return out;
 }
 
 /** Removes from `obj` the fields the manager set before (`before`) but no longer sets (`after`). */

@@ -274,7 +274,12 @@ export class ApiServer {
     const write: WriteOptions = {
       dryRun: q.getAll('dryRun').includes('All'),
       fieldValidation: (q.get('fieldValidation') as FieldValidation | null) ?? 'Warn',
-      fieldManager: q.get('fieldManager') ?? undefined,
+      // Server-side apply must name its manager; other writes default to the User-Agent's.
+      fieldManager:
+        q.get('fieldManager') ??
+        ((req.headers['content-type'] ?? '').startsWith('application/apply-patch')
+          ? undefined
+          : managerFromUserAgent(req.headers['user-agent'])),
       force: q.get('force') === 'true',
     };
     if (write.fieldValidation && !['Strict', 'Warn', 'Ignore'].includes(write.fieldValidation))
@@ -700,6 +705,11 @@ export class ApiServer {
     }
     sendJson(res, 200, { action, result: result ?? null });
   }
+}
+
+/** Without ?fieldManager, kube-apiserver names the manager after the client's User-Agent up to its first '/'. */
+function managerFromUserAgent(userAgent: string | undefined): string {
+  return (userAgent ?? 'unknown').split('/')[0]?.slice(0, 128) || 'unknown';
 }
 
 function watchMatches(t: ResourceType, filter: WatchFilter): boolean {

@@ -223,6 +223,24 @@ describe('kubectl', () => {
     assert.equal(pod.spec.containers[0]?.ports[0]?.containerPort, 8080);
   });
 
+  test('apply --server-side: removes fields dropped from the config, conflicts with another manager unless forced', async () => {
+    const cm = (data: Record<string, string>) =>
+      yaml.dump({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'ssa', namespace: ns }, data });
+    await kubectl(['apply', '--server-side', '-f', '-'], cm({ a: '1', b: '2' }));
+    await kubectl(['apply', '--server-side', '-f', '-'], cm({ a: '1' }));
+    const data = async () =>
+      JSON.parse(await kubectl(['get', 'cm', 'ssa', '-n', ns, '-o', 'jsonpath={.data}'])) as Record<string, string>;
+    assert.deepEqual(await data(), { a: '1' });
+    await kubectl(['patch', 'cm', 'ssa', '-n', ns, '--type=merge', '-p', '{"data":{"a":"theirs"}}']);
+    const conflict = await cluster.kubectl(['apply', '--server-side', '-f', '-'], { input: cm({ a: '1' }) });
+    assert.notEqual(conflict.code, 0);
+    assert.match(conflict.stderr, /conflict with "kubectl-patch"/);
+    assert.match(conflict.stderr, /\.data\.a/);
+    assert.deepEqual(await data(), { a: 'theirs' });
+    await kubectl(['apply', '--server-side', '--force-conflicts', '-f', '-'], cm({ a: '1' }));
+    assert.deepEqual(await data(), { a: '1' });
+  });
+
   test('get nodes shows this machine Ready', async (t) => {
     if (!cluster.isDevCluster) return t.skip('the node set of a real cluster is its own');
     const out = await kubectl(['get', 'nodes']);
