@@ -9,10 +9,11 @@ import type { TargetProcess } from './resolve.ts';
  */
 export class JitMapMirror {
   private readonly copied = new Set<string>();
-  private readonly processes: TargetProcess[];
+  /** Replaced as processes join the target (cgroup mode). */
+  processes: readonly TargetProcess[];
   private readonly proc: string;
 
-  constructor(processes: TargetProcess[], proc = '/proc') {
+  constructor(processes: readonly TargetProcess[], proc = '/proc') {
     this.processes = processes;
     this.proc = proc;
   }

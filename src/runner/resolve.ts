@@ -29,6 +29,8 @@ export interface ResolvedTarget {
   cgroupPaths: string[];
   /** The container's cgroup directory in the v2 (unified) hierarchy, if it has one. */
   cgroupV2Dir?: string;
+  /** Its path in the v2 hierarchy (as /proc/PID/cgroup shows it): what `perf record -G` takes. */
+  cgroupV2Path?: string;
   /** Inode number of that directory: the value of bpftrace's `cgroup` builtin for these processes. */
   cgroupId?: number;
 }
@@ -80,10 +82,14 @@ export async function resolveContainer(
 
   // Processes that the /proc scan raced with, and those in sub-cgroups the container created itself.
   let cgroupV2Dir: string | undefined;
+  let cgroupV2Path: string | undefined;
   for (const line of containerLines.values()) {
     const dir = cgroupDirectory(line, mounts);
     if (dir === undefined) continue;
-    if (line.hierarchyId === 0) cgroupV2Dir = dir;
+    if (line.hierarchyId === 0) {
+      cgroupV2Dir = dir;
+      cgroupV2Path = line.path;
+    }
     for (const pid of await cgroupProcsBelow(dir)) pids.add(pid);
   }
 
@@ -100,7 +106,7 @@ export async function resolveContainer(
   return {
     processes,
     cgroupPaths: [...new Set([...containerLines.values()].map((l) => l.path))],
-    ...(cgroupV2Dir !== undefined && cgroupId !== undefined ? { cgroupV2Dir, cgroupId } : {}),
+    ...(cgroupV2Dir !== undefined && cgroupId !== undefined ? { cgroupV2Dir, cgroupV2Path, cgroupId } : {}),
   };
 }
 
@@ -141,7 +147,7 @@ async function listPids(proc: string): Promise<number[]> {
 }
 
 /** PIDs in a cgroup and all of its descendants (containers may create sub-cgroups, e.g. systemd inside a pod). */
-async function cgroupProcsBelow(dir: string, depth = 0): Promise<number[]> {
+export async function cgroupProcsBelow(dir: string, depth = 0): Promise<number[]> {
   const pids: number[] = [];
   const procs = await readIfPresent(join(dir, 'cgroup.procs'));
   if (procs === undefined) return pids;

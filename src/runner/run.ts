@@ -182,6 +182,7 @@ async function traceOne(
       workDir,
       processes: resolved.processes,
       ...(resolved.cgroupV2Dir !== undefined ? { cgroupV2Dir: resolved.cgroupV2Dir } : {}),
+      ...(resolved.cgroupV2Path !== undefined ? { cgroupV2Path: resolved.cgroupV2Path } : {}),
       ...(resolved.cgroupId !== undefined ? { cgroupId: resolved.cgroupId } : {}),
       durationMs: request.durationSeconds * 1000,
       graceMs: options.graceMs ?? 10_000,

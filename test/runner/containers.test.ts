@@ -512,3 +512,38 @@ test(
     }
   },
 );
+
+test(
+  'a whole-container perf profile includes processes that enter the container during the trace',
+  requirements,
+  async () => {
+    const podUID = uuid();
+    const id = newContainerID();
+    const c = await container(`/kubepods/burstable/pod${podUID}/${id}`, ['/workloads/sleeper']);
+    const workDir = join(dir, 'late-exec');
+    const tracing = runTrace(
+      {
+        targets: [
+          {
+            kind: 'container',
+            namespace: 'default',
+            pod: 'late-0',
+            podUID,
+            container: 'app',
+            containerID: `containerd://${id}`,
+          },
+        ],
+        tracer: { type: 'perf', perf: { mode: 'record', frequency: 99, callGraph: 'fp', kernelStacks: true } },
+        durationSeconds: 5,
+        outputs: ['folded', 'summary'],
+      },
+      { workDir, graceMs: 5000 },
+    );
+    // What `kubectl exec` does: a new process joins the container, not a descendant of anything already traced.
+    await new Promise((r) => setTimeout(r, 1500));
+    await run('runc', ['--root', join(dir, 'state'), 'exec', '-d', c.id, '/workloads/hot', '2']);
+    const manifest = await tracing;
+    assert.equal(manifest.state, 'Succeeded', JSON.stringify(manifest));
+    assert.match(await readFile(join(workDir, 'stacks.folded'), 'utf8'), /^hot;.*tracejob_hot_spin \d+$/m);
+  },
+);

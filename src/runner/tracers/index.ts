@@ -33,6 +33,7 @@ export async function adapterFor(
       const profile = spec.profile ?? ProfileOptionsSchema.parse({});
       const perf = perfRecord(
         PerfOptionsSchema.parse({ mode: 'record', frequency: profile.frequency, kernelStacks: profile.kernelStacks }),
+        options.wholeContainer,
       );
       if (profile.engine === 'perf') return perf;
       const bpftrace = bpftraceProfile(profile, options.wholeContainer);
@@ -46,7 +47,7 @@ export async function adapterFor(
     }
     case 'perf': {
       const perf = spec.perf ?? PerfOptionsSchema.parse({});
-      return perf.mode === 'stat' ? perfStat(perf) : perfRecord(perf);
+      return perf.mode === 'stat' ? perfStat(perf) : perfRecord(perf, options.wholeContainer);
     }
     case 'bpftrace':
       if (!spec.bpftrace) throw new RunnerError('InvalidPlan', 'tracer.bpftrace: required for type bpftrace');

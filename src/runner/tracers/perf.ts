@@ -2,6 +2,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PerfOptions } from '../../api/tracejob.ts';
 import { JitMapMirror } from '../jitmaps.ts';
+import { cgroupProcsBelow, describeProcess, type TargetProcess } from '../resolve.ts';
+import { SymbolCapture } from '../symbols.ts';
 import { supervise } from '../supervise.ts';
 import { checkRun } from './outcome.ts';
 import type { TracerAdapter, TracerContext, TracerOutcome } from './types.ts';
@@ -11,17 +13,31 @@ const perfPackage = { name: 'perf', package: 'linux-perf' };
 /** Fields of `perf script` output, pinned so that the folding does not depend on perf's version defaults. */
 export const PERF_SCRIPT_FIELDS = 'comm,pid,tid,time,event,ip,sym,dso';
 
-export function perfRecordArgv(options: PerfOptions, pids: number[], dataPath: string): string[] {
+/**
+ * `perf record` arguments. Given a cgroup (the whole container), perf samples every CPU but only that cgroup, which
+ * also covers processes that enter the container during the trace (kubectl exec); otherwise the PIDs (and what they
+ * fork).
+ */
+export function perfRecordArgv(
+  options: PerfOptions,
+  target: { pids: number[] } | { cgroup: string },
+  dataPath: string,
+): string[] {
   const events = options.events ?? ['cpu-clock'];
-  const argv = ['record', '-F', String(options.frequency), '-o', dataPath, '-p', pids.join(',')];
+  // --buildid-mmap: the kernel records each mapping's build-id while the process lives, so perf script can find the
+  // file in the build-id cache (see SymbolCapture) after the process and its mount namespace are gone.
+  const argv = ['record', '-F', String(options.frequency), '--buildid-mmap', '-o', dataPath];
+  argv.push(...('pids' in target ? ['-p', target.pids.join(',')] : ['-a']));
   argv.push(...(options.callGraph === 'dwarf' ? ['--call-graph', 'dwarf'] : ['-g']));
   // Without kernel stacks, kernel-mode samples are not taken at all: no kernel address reaches the output.
   for (const event of events) argv.push('-e', options.kernelStacks ? event : `${event}:u`);
+  // -G applies to the events before it, one cgroup per event.
+  if ('cgroup' in target) argv.push('-G', events.map(() => target.cgroup.replace(/^\//, '')).join(','));
   return argv;
 }
 
 /** CPU profile by sampling (perf record -g), symbolized by perf script right after, JIT maps mirrored throughout. */
-export function perfRecord(options: PerfOptions): TracerAdapter {
+export function perfRecord(options: PerfOptions, wholeContainer = false): TracerAdapter {
   return {
     name: 'perf record',
     requirements: () => ({
@@ -35,27 +51,43 @@ export function perfRecord(options: PerfOptions): TracerAdapter {
       const dataPath = join(ctx.workDir, 'perf.data');
       const scriptPath = join(ctx.workDir, 'perf.script.txt');
       const pids = ctx.processes.map((p) => p.pid);
+      const target = wholeContainer && ctx.cgroupV2Path !== undefined ? { cgroup: ctx.cgroupV2Path } : { pids };
       // perf keeps copies of the traced binaries in $HOME/.debug (what lets it symbolize after a target exits): in the
       // work directory they go away with the trace instead of filling the node's (or the user's) home.
       const env = { ...process.env, HOME: ctx.workDir };
       const jit = new JitMapMirror(ctx.processes);
-      await jit.refresh();
-      const refresher = setInterval(() => void jit.refresh(), 2000);
+      const symbols = new SymbolCapture({ workDir: ctx.workDir, perf, env });
+      let processes = ctx.processes;
+      const refresh = async () => {
+        // In cgroup mode, processes that joined the container since (kubectl exec) get their symbols kept too.
+        if ('cgroup' in target && ctx.cgroupV2Dir !== undefined)
+          processes = await processesIn(ctx.cgroupV2Dir, processes);
+        jit.processes = processes;
+        await Promise.all([jit.refresh(), symbols.capture(processes)]);
+      };
+      await refresh();
+      let refreshing: Promise<void> | undefined;
+      const refresher = setInterval(() => {
+        refreshing ??= refresh().finally(() => (refreshing = undefined));
+      }, 1000);
       let notes: string[];
       let stoppedBy;
       try {
         const recorded = await supervise({
-          argv: [perf, ...perfRecordArgv(options, pids, dataPath)],
+          argv: [perf, ...perfRecordArgv(options, target, dataPath)],
           durationMs: ctx.durationMs,
           graceMs: ctx.graceMs,
           cwd: ctx.workDir,
           env,
           stderrPath: join(ctx.workDir, 'perf-record.log'),
           maxStderrBytes: 1 << 20,
+          // With -a perf does not notice that the targets are gone.
+          ...('cgroup' in target ? { watchPids: pids } : {}),
           signal: ctx.signal,
         });
         stoppedBy = recorded.stoppedBy;
         clearInterval(refresher);
+        await refreshing;
         await jit.refresh();
         // perf record exits by itself, with status 0, when every target exits.
         notes = checkRun('perf record', recorded);
@@ -156,4 +188,15 @@ export function parsePerfStatCsv(text: string): PerfCounter[] {
     });
   }
   return counters;
+}
+
+/** The processes now in the container's cgroup: those known, plus newcomers described from /proc. */
+async function processesIn(cgroupDir: string, known: TargetProcess[]): Promise<TargetProcess[]> {
+  const byPid = new Map(known.map((p) => [p.pid, p]));
+  for (const pid of await cgroupProcsBelow(cgroupDir)) {
+    if (byPid.has(pid)) continue;
+    const described = await describeProcess(pid);
+    if (described) byPid.set(pid, described);
+  }
+  return [...byPid.values()];
 }

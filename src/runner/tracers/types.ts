@@ -10,6 +10,7 @@ export interface TracerContext {
   processes: TargetProcess[];
   /** The container's v2 cgroup directory and id, when it has one (cgroup filters then cover new processes too). */
   cgroupV2Dir?: string;
+  cgroupV2Path?: string;
   cgroupId?: number;
   durationMs: number;
   graceMs: number;
