@@ -123,6 +123,8 @@ export class Objects {
 
   /** The object as a client of `t`'s version sees it. */
   present(t: ResourceType, o: KubeObject): KubeObject {
+    // Stored objects are never mutated, so one already in this version's shape is shared (and its JSON cached).
+    if (o.apiVersion === apiVersionOf(t) && o.kind === t.kind && t.group !== 'events.k8s.io') return o;
     const shown = t.storageKey === 'events' && t.group === 'events.k8s.io' ? eventFromCore(o) : { ...o };
     shown.apiVersion = apiVersionOf(t);
     shown.kind = t.kind;

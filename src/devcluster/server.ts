@@ -317,12 +317,11 @@ export class ApiServer {
               metadata: o.metadata,
             })),
           });
-        return sendJson(res, 200, {
-          kind: t.listKind,
-          apiVersion: apiVersionOf(t),
-          metadata: list.metadata,
-          items: list.items,
-        });
+        return sendText(
+          res,
+          200,
+          `{"kind":${JSON.stringify(t.listKind)},"apiVersion":${JSON.stringify(apiVersionOf(t))},"metadata":${JSON.stringify(list.metadata)},"items":[${list.items.map(cachedJson).join(',')}]}`,
+        );
       }
       case 'watch':
         return this.watch(req, res, t, ns, q);
@@ -740,7 +739,25 @@ function expiredStatus(rv: string): JsonObject {
 }
 
 function writeEvent(res: ServerResponse, event: { type: string; object: JsonObject }): void {
-  if (!res.writableEnded && !res.destroyed) res.write(JSON.stringify(event) + '\n');
+  if (!res.writableEnded && !res.destroyed)
+    res.write(`{"type":${JSON.stringify(event.type)},"object":${cachedJson(event.object)}}\n`);
+}
+
+const jsonText = new WeakMap<object, string>();
+
+/** Stored objects are immutable, so their JSON is computed once however many lists and watchers send them. */
+function cachedJson(o: object): string {
+  let text = jsonText.get(o);
+  if (text === undefined) {
+    text = JSON.stringify(o);
+    jsonText.set(o, text);
+  }
+  return text;
+}
+
+function sendText(res: ServerResponse, code: number, text: string): void {
+  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
 }
 
 function sendJson(res: ServerResponse, code: number, body: unknown): void {
