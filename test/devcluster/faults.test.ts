@@ -83,6 +83,20 @@ test('dropped watches are cut (the client sees an error); closed watches end cle
   assert.equal(await closed.ended, null, 'a closed watch ends cleanly');
 });
 
+test('a watch request can be answered 500', async (t) => {
+  const faults = devOnly(t);
+  if (!faults) return;
+  faults.failRequests({ verb: 'watch', resource: 'configmaps', status: 500 });
+  const w = await collectWatch(cluster.kubeConfig, `/api/v1/namespaces/${ns}/configmaps`, {}).catch((err: unknown) => ({
+    ended: Promise.resolve(err),
+    events: [],
+  }));
+  const err = (await w.ended) as { statusCode?: number; code?: number } | null;
+  assert.ok(err && (err.statusCode === 500 || err.code === 500), `expected a 500, got ${String(err)}`);
+  const next = await collectWatch(cluster.kubeConfig, `/api/v1/namespaces/${ns}/configmaps`, { timeoutSeconds: 1 });
+  assert.equal(await next.ended, null, 'the following watch works');
+});
+
 test('silenced watches stay open but deliver nothing; new watches work', async (t) => {
   const faults = devOnly(t);
   if (!faults) return;

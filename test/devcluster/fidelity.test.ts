@@ -462,6 +462,83 @@ describe('subresources', () => {
   });
 });
 
+describe('pods and events', () => {
+  test('pods/binding assigns an unscheduled pod to a node once; pods/eviction deletes it', async () => {
+    const name = uniqueName('bind');
+    await c.core.createNamespacedPod({ namespace: ns, body: pendingPod(name) });
+    await c.core.createNamespacedPodBinding({
+      name,
+      namespace: ns,
+      body: { metadata: { name }, target: { kind: 'Node', name: 'node-a' } },
+    });
+    const bound = await c.core.readNamespacedPod({ name, namespace: ns });
+    assert.equal(bound.spec?.nodeName, 'node-a');
+    assert.ok(bound.status?.conditions?.some((x) => x.type === 'PodScheduled' && x.status === 'True'));
+    const again = await failure(
+      c.core.createNamespacedPodBinding({
+        name,
+        namespace: ns,
+        body: { metadata: { name }, target: { kind: 'Node', name: 'node-b' } },
+      }),
+      409,
+    );
+    assert.equal(again.reason, 'Conflict');
+    const unbound = uniqueName('evict');
+    await c.core.createNamespacedPod({ namespace: ns, body: pendingPod(unbound) });
+    await c.core.createNamespacedPodEviction({
+      name: unbound,
+      namespace: ns,
+      body: { metadata: { name: unbound, namespace: ns } },
+    });
+    await failure(c.core.readNamespacedPod({ name: unbound, namespace: ns }), 404);
+  });
+
+  test('a pod bound to a node is deleted gracefully: deletionTimestamp first, gone once deleted with grace 0', async () => {
+    const name = uniqueName('grace');
+    await c.core.createNamespacedPod({
+      namespace: ns,
+      body: {
+        ...pendingPod(name, 'node-without-kubelet'),
+        spec: { ...pendingPod(name, 'node-without-kubelet').spec!, terminationGracePeriodSeconds: 20 },
+      },
+    });
+    await c.core.deleteNamespacedPod({ name, namespace: ns });
+    const terminating = await c.core.readNamespacedPod({ name, namespace: ns });
+    assert.ok(terminating.metadata?.deletionTimestamp);
+    assert.equal(terminating.metadata?.deletionGracePeriodSeconds, 20);
+    await c.core.deleteNamespacedPod({ name, namespace: ns, gracePeriodSeconds: 0 });
+    await failure(c.core.readNamespacedPod({ name, namespace: ns }), 404);
+  });
+
+  test('events written through events.k8s.io/v1 are read through core/v1 (one storage), selectable by involvedObject', async () => {
+    const { EventsV1Api } = await import('@kubernetes/client-node');
+    const events = cluster.kubeConfig.makeApiClient(EventsV1Api);
+    const regarding = { kind: 'ConfigMap', namespace: ns, name: uniqueName('regarding'), apiVersion: 'v1' };
+    await events.createNamespacedEvent({
+      namespace: ns,
+      body: {
+        metadata: { name: uniqueName('ev') },
+        eventTime: new Date() as never,
+        reportingController: 'tracejob.dev/test',
+        reportingInstance: 'test-1',
+        action: 'Testing',
+        reason: 'Checked',
+        note: 'written as events.k8s.io',
+        type: 'Normal',
+        regarding,
+      },
+    });
+    const core = await c.core.listNamespacedEvent({
+      namespace: ns,
+      fieldSelector: `involvedObject.name=${regarding.name},involvedObject.kind=ConfigMap`,
+    });
+    assert.equal(core.items.length, 1);
+    assert.equal(core.items[0]?.message, 'written as events.k8s.io');
+    assert.equal(core.items[0]?.involvedObject.name, regarding.name);
+    assert.equal(core.items[0]?.reportingComponent, 'tracejob.dev/test');
+  });
+});
+
 describe('deletion', () => {
   test('finalizers: DELETE sets deletionTimestamp and answers the object; removal (DELETED) waits for empty finalizers', async () => {
     const name = uniqueName('fin');
