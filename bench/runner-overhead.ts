@@ -30,7 +30,7 @@ const reps = Number(values.reps);
 const seconds = Number(values.seconds);
 const profileSeconds = Number(values['profile-seconds']);
 const cli = new URL('../bin/tracejob.js', import.meta.url).pathname;
-const dir = await mkdtemp(join(tmpdir(), 'tracejob-bench-'));
+const dir = await mkdtemp(join(tmpdir(), 'tracejob-runner-bench-'));
 const hot = join(dir, 'hot');
 await run('cc', [
   '-O1',
