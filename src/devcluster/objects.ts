@@ -30,7 +30,7 @@ import { clone, isObject, jsonPatch, mergePatch, strategicMergePatch, type Json,
 import { defaultCrd, validateCrd, type Registry } from './registry.ts';
 import { apiVersionOf, hasStatus, type ResourceType } from './resources.ts';
 import { applyDefaults, prune, validate } from './schema.ts';
-import { parseFieldSelector, parseLabelSelector } from './selectors.ts';
+import { labelSelectorObjectMatches, parseFieldSelector, parseLabelSelector } from './selectors.ts';
 import type { KubeObject, Store } from './store.ts';
 import {
   validateAnnotations,
@@ -307,6 +307,8 @@ export class Objects {
             detail: 'field is immutable',
           });
       }
+    } else if (['apps/deployments', 'apps/replicasets', 'apps/statefulsets', 'apps/daemonsets'].includes(key)) {
+      errors.push(...validateWorkloadSelector(o, old));
     } else if (key === '/namespaces') {
       const spec = (isObject(o.spec) ? o.spec : (o.spec = {})) as JsonObject;
       if (!old) spec.finalizers ??= ['kubernetes'];
@@ -663,6 +665,35 @@ export class Objects {
     const last = options.dryRun ? stored : this.store.remove(t.storageKey, stored);
     return { object: this.present(t, last), gone: true };
   }
+}
+
+/** apps/v1 workloads: a required, immutable selector that must match the pod template's labels. */
+function validateWorkloadSelector(o: KubeObject, old: KubeObject | undefined): FieldError[] {
+  const spec = (isObject(o.spec) ? o.spec : {}) as JsonObject;
+  const selector = spec.selector as Parameters<typeof labelSelectorObjectMatches>[0] | undefined;
+  if (
+    !isObject(selector) ||
+    (!Object.keys(selector.matchLabels ?? {}).length && !(selector.matchExpressions ?? []).length)
+  )
+    return [{ type: 'FieldValueRequired', field: 'spec.selector', detail: '' }];
+  const labels = ((spec.template as JsonObject | undefined)?.metadata as JsonObject | undefined)?.labels as
+    Record<string, string> | undefined;
+  const errors: FieldError[] = [];
+  if (!labelSelectorObjectMatches(selector, labels))
+    errors.push({
+      type: 'FieldValueInvalid',
+      field: 'spec.template.metadata.labels',
+      value: labels ?? {},
+      detail: '`selector` does not match template `labels`',
+    });
+  if (old && JSON.stringify((old.spec as JsonObject | undefined)?.selector) !== JSON.stringify(selector))
+    errors.push({
+      type: 'FieldValueInvalid',
+      field: 'spec.selector',
+      value: selector as Json,
+      detail: 'field is immutable',
+    });
+  return errors;
 }
 
 /** generation counts changes of the spec: everything but metadata, and status where /status is separate. */

@@ -219,28 +219,52 @@ const container = strict('Container', {
   18: { name: 'tty', type: 'bool' },
   20: { name: 'terminationMessagePolicy', type: 'string' },
 });
+const podSpec = strict('PodSpec', {
+  2: { name: 'containers', type: container, repeated: true },
+  3: { name: 'restartPolicy', type: 'string' },
+  4: { name: 'terminationGracePeriodSeconds', type: 'int', keepZero: true },
+  5: { name: 'activeDeadlineSeconds', type: 'int', keepZero: true },
+  6: { name: 'dnsPolicy', type: 'string' },
+  7: { name: 'nodeSelector', type: 'stringMap' },
+  8: { name: 'serviceAccountName', type: 'string' },
+  10: { name: 'nodeName', type: 'string' },
+  11: { name: 'hostNetwork', type: 'bool' },
+  12: { name: 'hostPID', type: 'bool' },
+  13: { name: 'hostIPC', type: 'bool' },
+  14: { name: 'securityContext', type: strict('PodSecurityContext', {}) },
+  19: { name: 'schedulerName', type: 'string' },
+  20: { name: 'initContainers', type: container, repeated: true },
+});
 kinds['v1/Pod'] = {
   1: { name: 'metadata', type: objectMeta },
   2: {
     name: 'spec',
-    type: strict('PodSpec', {
-      2: { name: 'containers', type: container, repeated: true },
-      3: { name: 'restartPolicy', type: 'string' },
-      4: { name: 'terminationGracePeriodSeconds', type: 'int', keepZero: true },
-      5: { name: 'activeDeadlineSeconds', type: 'int', keepZero: true },
-      6: { name: 'dnsPolicy', type: 'string' },
-      7: { name: 'nodeSelector', type: 'stringMap' },
-      8: { name: 'serviceAccountName', type: 'string' },
-      10: { name: 'nodeName', type: 'string' },
-      11: { name: 'hostNetwork', type: 'bool' },
-      12: { name: 'hostPID', type: 'bool' },
-      13: { name: 'hostIPC', type: 'bool' },
-      14: { name: 'securityContext', type: strict('PodSecurityContext', {}) },
-      19: { name: 'schedulerName', type: 'string' },
-      20: { name: 'initContainers', type: container, repeated: true },
-    }),
+    type: podSpec,
   },
   // Status is ignored on create; its fields are skipped.
+  3: { name: 'status', type: {} },
+};
+kinds['apps/v1/Deployment'] = {
+  1: { name: 'metadata', type: objectMeta },
+  2: {
+    name: 'spec',
+    type: strict('DeploymentSpec', {
+      1: { name: 'replicas', type: 'int', keepZero: true },
+      2: { name: 'selector', type: labelSelector },
+      3: {
+        name: 'template',
+        type: strict('PodTemplateSpec', {
+          1: { name: 'metadata', type: objectMeta },
+          2: { name: 'spec', type: podSpec },
+        }),
+      },
+      4: { name: 'strategy', type: strict('DeploymentStrategy', { 1: { name: 'type', type: 'string' } }) },
+      5: { name: 'minReadySeconds', type: 'int' },
+      6: { name: 'revisionHistoryLimit', type: 'int', keepZero: true },
+      7: { name: 'paused', type: 'bool' },
+      9: { name: 'progressDeadlineSeconds', type: 'int', keepZero: true },
+    }),
+  },
   3: { name: 'status', type: {} },
 };
 kinds['v1/DeleteOptions'] = kinds['meta.k8s.io/v1/DeleteOptions'] as Message;
@@ -275,6 +299,18 @@ class Reader {
     this.pos += len;
     return out;
   }
+  /** Consumes a field's value and says whether it is the zero value (0, or an empty string/message). */
+  zeroValue(wire: number): boolean {
+    const start = this.pos;
+    if (wire === 0) {
+      if (this.varint() === 0n) return true;
+    } else if (wire === 2) {
+      if (this.bytes().length === 0) return true;
+    } else this.skip(wire);
+    this.pos = start;
+    return false;
+  }
+
   skip(wire: number): void {
     if (wire === 0) this.varint();
     else if (wire === 1) this.pos += 8;
@@ -294,13 +330,14 @@ function decode(buf: Buffer, schema: Message): JsonObject {
     const field = schema[number];
     if (!field) {
       const name = strictMessages.get(schema);
-      if (name)
+      // Go's protobuf encoding writes zero values of plain fields too; only a set value would be lost.
+      if (name && !r.zeroValue(wire))
         throw new ApiError(
           415,
           'UnsupportedMediaType',
           `field ${number} of ${name} is not understood by the development cluster's protobuf decoder; send the object as application/json (kubectl create -f FILE does)`,
         );
-      r.skip(wire);
+      if (name === undefined) r.skip(wire);
       continue;
     }
     const value = decodeValue(r, wire, field.type);

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import * as yaml from 'js-yaml';
 import type { Logger } from '../log.ts';
 import { Controllers } from './controllers.ts';
+import { WorkloadControllers } from './workloads.ts';
 import {
   aggregatedDiscovery,
   aggregatedMediaType,
@@ -62,6 +63,7 @@ export class ApiServer {
   private readonly logSources: PodLogSource[];
   private readonly bookmarkIntervalMs: number;
   private readonly controllers: Controllers;
+  private readonly workloads: WorkloadControllers;
   private readonly watches = new Set<Watch>();
   private readonly sockets = new Set<Socket>();
   private server: Server | undefined;
@@ -75,6 +77,7 @@ export class ApiServer {
     this.registry = new Registry();
     this.objects = new Objects({ store: this.store, registry: this.registry });
     this.controllers = new Controllers({ objects: this.objects, logger: this.log });
+    this.workloads = new WorkloadControllers({ objects: this.objects, logger: this.log });
   }
 
   addLogSource(source: PodLogSource): void {
@@ -103,6 +106,7 @@ export class ApiServer {
 
   async close(): Promise<void> {
     this.controllers.stop();
+    this.workloads.stop();
     for (const w of [...this.watches]) w.close('reset');
     const server = this.server;
     if (!server) return;

@@ -231,6 +231,14 @@ function builtinColumns(t: ResourceType): Column[] {
         col('Available', (o) => Number(get(o, '.status.availableReplicas') ?? 0), 0, 'integer'),
         ageColumn,
       ];
+    case 'apps/replicasets':
+      return [
+        nameColumn,
+        col('Desired', (o) => Number(get(o, '.spec.replicas') ?? 1), 0, 'integer'),
+        col('Current', (o) => Number(get(o, '.status.replicas') ?? 0), 0, 'integer'),
+        col('Ready', (o) => Number(get(o, '.status.readyReplicas') ?? 0), 0, 'integer'),
+        ageColumn,
+      ];
     case 'apiextensions.k8s.io/customresourcedefinitions':
       return [nameColumn, col('Created At', (o) => o.metadata.creationTimestamp, 0, 'date')];
     case 'coordination.k8s.io/leases':

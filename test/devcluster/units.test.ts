@@ -359,7 +359,7 @@ describe('protobuf bodies', () => {
     });
   });
   test('a field the decoder does not know inside a pod spec is refused (415), not dropped', () => {
-    const containerWithProbe = Buffer.concat([str(1, 'main'), str(2, 'img:1'), field(10, 2, Buffer.alloc(0))]);
+    const containerWithProbe = Buffer.concat([str(1, 'main'), str(2, 'img:1'), field(10, 2, str(1, 'probe'))]);
     const spec = field(2, 2, containerWithProbe);
     const pod = Buffer.concat([field(1, 2, str(1, 'p')), field(2, 2, spec)]);
     const unknown = Buffer.concat([field(1, 2, Buffer.concat([str(1, 'v1'), str(2, 'Pod')])), field(2, 2, pod)]);
@@ -369,7 +369,21 @@ describe('protobuf bodies', () => {
     );
     const plain = Buffer.concat([
       field(1, 2, str(1, 'p')),
-      field(2, 2, field(2, 2, Buffer.concat([str(1, 'main'), str(2, 'img:1')]))),
+      // Go writes zero values of every plain field; unknown ones that are empty are fine.
+      field(
+        2,
+        2,
+        field(
+          2,
+          2,
+          Buffer.concat([
+            str(1, 'main'),
+            str(2, 'img:1'),
+            field(10, 2, Buffer.alloc(0)),
+            field(11, 2, Buffer.alloc(0)),
+          ]),
+        ),
+      ),
     ]);
     const ok = Buffer.concat([field(1, 2, Buffer.concat([str(1, 'v1'), str(2, 'Pod')])), field(2, 2, plain)]);
     assert.deepEqual(decodeProtobufBody(Buffer.concat([Buffer.from('k8s\0', 'latin1'), ok])), {
