@@ -29,6 +29,7 @@ export function command(): Command {
     )
     .option('--no-kubelet', 'do not run the local kubelet (API server and Node object only)')
     .option('--node-name <name>', "name of this machine's Node (default: the host name)")
+    .option('--fsync', 'flush every write to disk before answering (survives power loss, slower)')
     .action(
       async (opts: {
         kubeconfig: string;

@@ -59,9 +59,10 @@ interface NodeAgent {
 }
 
 /**
- * Starts the development cluster (plain HTTP on loopback without authentication: client-go will not send a bearer
- * token over plain HTTP, and only processes on this machine can reach it): the API server on 127.0.0.1, this machine's Node, the default and kube-system
- * namespaces, and (when asked) the local kubelet and fake nodes. The kubeconfig is written once it serves.
+ * Starts the development cluster: the API server on 127.0.0.1, this machine's Node, the default and kube-system
+ * namespaces, default ClusterRoles, and (when asked) the local kubelet and fake nodes. The kubeconfig is written once
+ * it serves. It speaks plain HTTP without authentication (client-go sends no bearer token over plain HTTP); only
+ * processes on this machine can reach it, and impersonation (`kubectl --as`) selects whose RBAC rules apply.
  */
 export async function startDevCluster(options: DevClusterOptions): Promise<DevCluster> {
   const stateDir = resolve(options.stateDir);
