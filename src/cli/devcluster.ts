@@ -38,6 +38,7 @@ export function command(): Command {
         fakeNodes: number;
         kubelet: boolean;
         nodeName?: string;
+        fsync?: boolean;
       }) => {
         if (opts.port > 65535) throw new InvalidArgumentError(`--port must be at most 65535, got ${opts.port}`);
         const { startDevCluster } = await import('../devcluster/index.ts');
@@ -50,6 +51,7 @@ export function command(): Command {
           fakeNodes: opts.fakeNodes,
           kubelet: opts.kubelet,
           nodeName: opts.nodeName,
+          fsync: opts.fsync === true,
           signal: abort.signal,
           logger,
         });
