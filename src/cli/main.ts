@@ -67,6 +67,8 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const command = (await sub.load()).command();
+  // Usage lines then read `tracejob collapse perf ...`, the way the user typed it.
+  command.name(`tracejob ${name}`);
   command.exitOverride();
   try {
     await command.parseAsync(rest, { from: 'user' });
