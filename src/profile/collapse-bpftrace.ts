@@ -10,15 +10,22 @@ const singleLineKey = /^@\[,\s(.*)\]: (\d+)/s;
 const blockEnd = /^,?\s?(.*)\]: (\d+)/s;
 const foldedLine = /^(\S.*?)\s+(\d+)$/s;
 const leadingSpace = /^\s+/;
+/** `name+123` as ustack/kstack print a frame; `0x7f...` (unsymbolized) carries none. */
+const symbolOffset = /\+\d+$/;
 
 export interface BpftraceCollapseOptions {
   signal?: AbortSignal;
+  /**
+   * Drop the `+offset` of every stack frame, so each function is one frame whichever instruction was sampled. Off by
+   * default, matching stackcollapse-bpftrace.pl.
+   */
+  stripOffsets?: boolean;
 }
 
 /**
  * Folds bpftrace map output keyed by `ustack`/`kstack` (what stackcollapse-bpftrace.pl reads: `@[` then one frame per
  * line, leaf first, then `]: count`) and, outside map blocks, lines already folded by libbpf-tools (`profile -f`,
- * `offcputime -f`). Frames keep their `+offset`, as upstream keeps them. Two deliberate differences from upstream, both
+ * `offcputime -f`). Frames keep their `+offset`, as upstream keeps them, unless `stripOffsets` is set. Two deliberate differences from upstream, both
  * for `@[kstack, ustack]` keys: the `,` line between the stacks is not made a frame, and entries whose kernel stack
  * is empty (`@[, ` alone on a line) are kept instead of silently dropped.
  */
@@ -27,6 +34,11 @@ export class BpftraceCollapser {
   readonly malformed = new MalformedLines();
   lines = 0;
   private frames: string[] | undefined;
+  private readonly stripOffsets: boolean;
+
+  constructor(options: Pick<BpftraceCollapseOptions, 'stripOffsets'> = {}) {
+    this.stripOffsets = options.stripOffsets ?? false;
+  }
 
   line(line: string): void {
     this.lines++;
@@ -58,7 +70,8 @@ export class BpftraceCollapser {
       return;
     }
     if (keySeparator.test(line)) return;
-    this.frames.push(line.replace(leadingSpace, ''));
+    const frame = line.replace(leadingSpace, '');
+    this.frames.push(this.stripOffsets ? frame.replace(symbolOffset, '') : frame);
   }
 
   end(): void {
@@ -70,7 +83,7 @@ export async function collapseBpftrace(
   source: ByteSource,
   options: BpftraceCollapseOptions = {},
 ): Promise<CollapseResult> {
-  const collapser = new BpftraceCollapser();
+  const collapser = new BpftraceCollapser({ stripOffsets: options.stripOffsets });
   for await (const batch of lineBatches(source, {
     signal: options.signal,
     onOversizedLine: () => collapser.malformed.add('(line longer than the limit)'),

@@ -31,7 +31,8 @@ export async function collapse(format: StackFormat, path: string): Promise<Colla
     case 'perf-script':
       return collapsePerfScript(source);
     case 'bpftrace':
-      return collapseBpftrace(source);
+      // ustack/kstack print `function+offset`: one function would split into a frame per sampled instruction.
+      return collapseBpftrace(source, { stripOffsets: true });
     case 'gdb':
       return collapseGdb(source);
     case 'offcputime':
@@ -65,6 +66,20 @@ export async function renderProfile(options: {
       `${collapsed.malformedLines} line(s) of tracer output were not understood, e.g. ${JSON.stringify(collapsed.malformedExamples[0])}`,
     );
   }
+  const written = await renderStacks({ ...options, stacks });
+  return { ...written, notes };
+}
+
+/** Already folded stacks to the requested formats, each written to `dir` as `<prefix><file>`. */
+export async function renderStacks(options: {
+  stacks: Stacks;
+  format: StackFormat;
+  outputs: readonly OutputFormat[];
+  dir: string;
+  prefix: string;
+  title: string;
+}): Promise<Omit<RenderedProfile, 'notes'>> {
+  const { stacks } = options;
   const unit = units[options.format];
   const summary = summarize(stacks, { top: 10 });
   const files: OutputFile[] = [];
@@ -102,5 +117,5 @@ export async function renderProfile(options: {
         break;
     }
   }
-  return { files, stacks, summary, notes };
+  return { files, stacks, summary };
 }
