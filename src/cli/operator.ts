@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolve } from 'node:path';
 import { createLogger } from '../log.ts';
 import { OperatorConfig, loadOperatorConfig } from '../operator/config.ts';
-import { loadKubeConfig } from '../operator/kube.ts';
+import { clusterAccess } from '../operator/kubeconfig.ts';
 import { startOperator } from '../operator/index.ts';
 
 interface Options {
@@ -68,7 +68,7 @@ export function command(): Command {
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));
       const operator = await startOperator({
-        kubeConfig: loadKubeConfig(options.kubeconfig),
+        access: await clusterAccess(options.kubeconfig),
         config,
         logger,
         workers: options.workers,

@@ -40,6 +40,8 @@ export const OperatorConfig = z
     /** Tracing a pod on a tainted node is the point, so by default the tracer tolerates every taint. */
     tolerations: z.array(Toleration).default([{ operator: 'Exists' }]),
     nodeSelector: z.record(z.string(), z.string()).default({}),
+    /** Added to every tracer pod, e.g. to keep a service mesh from injecting its sidecar. */
+    tracerPodAnnotations: z.record(z.string(), z.string()).default({}),
     /** Named sinks; presigned-URL expiry and what happens to artifacts on deletion are set per sink. */
     storage: StorageProfiles,
     /** Added to the trace's duration for the pod's activeDeadlineSeconds: room for start-up, symbolisation, upload. */

@@ -1,20 +1,22 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { silentLogger, type Logger } from '../log.ts';
 import type { OperatorConfig } from './config.ts';
 import { Controller, type ControllerOptions } from './controller.ts';
 import { KubeEventSink } from './events.ts';
 import { KubeClient } from './kube.ts';
+import type { ClusterAccess } from './kubeconfig.ts';
 import { LeaderElector } from './leader.ts';
 import { OperatorMetrics } from './metrics.ts';
 import { startServer } from './server.ts';
 
 export { OperatorConfig, loadOperatorConfig, localConfig } from './config.ts';
 export { Controller } from './controller.ts';
+export { clusterAccess, type ClusterAccess } from './kubeconfig.ts';
 
 export interface OperatorOptions {
-  kubeConfig: KubeConfig;
+  /** Where the API server is and how to authenticate (see `clusterAccess`). */
+  access: ClusterAccess;
   config: OperatorConfig;
   logger?: Logger;
   workers?: number;
@@ -50,7 +52,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   const logger = options.logger ?? silentLogger();
   const metrics = new OperatorMetrics();
   const client = new KubeClient({
-    kubeConfig: options.kubeConfig,
+    access: options.access,
     onRequest: (method, path, code) => {
       metrics.observeRequest(method, code);
       options.onRequest?.(method, path, code);
@@ -102,6 +104,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     stopInformers.abort();
     await informers.done.catch(() => {});
     await server.close();
+    await client.close();
   });
   return {
     port: server.port,

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { silentLogger, type Logger } from '../log.ts';
 import { KubeApiError } from './errors.ts';
 import type { KubeClient } from './kube.ts';
+import { withoutUndefined } from './names.ts';
 
 export type ChangeType = 'add' | 'update' | 'delete' | 'resync';
 export type ChangeHandler<T> = (type: ChangeType, object: T) => void;
@@ -60,7 +61,7 @@ export class Informer<T extends KubernetesObject> {
       backoffMaxMs: 30_000,
       pageSize: 500,
       logger: silentLogger(),
-      ...options,
+      ...withoutUndefined(options),
     };
   }
 

@@ -1,8 +1,8 @@
-import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
-import { fetch, type Dispatcher } from 'undici';
+import { Agent, fetch } from 'undici';
 import { KubeApiError } from './errors.ts';
+import type { ClusterAccess } from './kubeconfig.ts';
 
 export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
@@ -24,15 +24,15 @@ export interface WatchEvent<T> {
  * controller needs to decide (status code, Status reason, Retry-After) and cannot send the patch types we use.
  */
 export class KubeClient {
-  readonly kubeConfig: KubeConfig;
+  readonly #access: ClusterAccess;
   readonly #server: string;
   readonly #observe: RequestObserver;
+  /** One connection pool for every request. */
+  #dispatcher?: Agent;
 
-  constructor(options: { kubeConfig: KubeConfig; onRequest?: RequestObserver }) {
-    this.kubeConfig = options.kubeConfig;
-    const cluster = options.kubeConfig.getCurrentCluster();
-    if (!cluster) throw new Error('the kubeconfig names no current cluster');
-    this.#server = cluster.server.replace(/\/$/, '');
+  constructor(options: { access: ClusterAccess; onRequest?: RequestObserver }) {
+    this.#access = options.access;
+    this.#server = options.access.server;
     this.#observe = options.onRequest ?? (() => {});
   }
 
@@ -81,21 +81,38 @@ export class KubeClient {
     }
   }
 
+  /** Closes pooled connections; requests after this fail. */
+  async close(): Promise<void> {
+    await this.#dispatcher?.close();
+  }
+
   async #send(method: string, path: string, options: RequestOptions) {
     const url = new URL(this.#server + path);
     for (const [key, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
-    const context = new RequestContext(url.toString(), method as HttpMethod);
-    await this.kubeConfig.applySecurityAuthentication(context);
-    const headers = context.getHeaders() as unknown as Record<string, string>;
+    // Asked per request: exec plugins and projected ServiceAccount tokens rotate credentials.
+    const auth = await this.#access.authenticate();
+    this.#dispatcher ??= new Agent({
+      connect: {
+        ca: auth.ca,
+        cert: auth.cert,
+        key: auth.key,
+        rejectUnauthorized: auth.rejectUnauthorized,
+        servername: auth.servername,
+      },
+    });
+    const headers: Record<string, string> = {};
+    for (const [key, value] of Object.entries(auth.headers ?? {})) {
+      if (value !== undefined) headers[key.toLowerCase()] = String(value);
+    }
     headers['accept'] = 'application/json';
     if (options.body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
     return fetch(url, {
       method,
       headers,
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
-      dispatcher: context.getDispatcher() as Dispatcher | undefined,
+      dispatcher: this.#dispatcher,
       signal: options.signal ?? AbortSignal.timeout(30_000),
     });
   }
@@ -127,28 +144,4 @@ export function isAlreadyExists(err: unknown): boolean {
 
 export function isConflict(err: unknown): boolean {
   return err instanceof KubeApiError && err.code === 409;
-}
-
-/** The kubeconfig from a file, or the pod's ServiceAccount when running in a cluster, or the usual defaults. */
-export function loadKubeConfig(file?: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (file) kc.loadFromFile(file);
-  else kc.loadFromDefault();
-  return allowPlainHttp(kc);
-}
-
-/**
- * The client library refuses an `http://` server unless TLS verification is off, although there is no TLS to verify;
- * kubectl accepts such a kubeconfig (a local development cluster writes one), so we do too.
- */
-export function allowPlainHttp(kc: KubeConfig): KubeConfig {
-  if (!kc.clusters.some((c) => c.server.startsWith('http:') && !c.skipTLSVerify)) return kc;
-  const fixed = new KubeConfig();
-  fixed.loadFromOptions({
-    clusters: kc.clusters.map((c) => (c.server.startsWith('http:') ? { ...c, skipTLSVerify: true } : c)),
-    users: kc.users,
-    contexts: kc.contexts,
-    currentContext: kc.currentContext,
-  });
-  return fixed;
 }

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { silentLogger, type Logger } from '../log.ts';
 import { isConflict, isNotFound, type KubeClient } from './kube.ts';
+import { withoutUndefined } from './names.ts';
 
 interface Lease {
   apiVersion: 'coordination.k8s.io/v1';
@@ -43,7 +44,7 @@ export class LeaderElector {
       renewDeadlineMs: 10_000,
       retryPeriodMs: 2_000,
       logger: silentLogger(),
-      ...options,
+      ...withoutUndefined(options),
     };
   }
 

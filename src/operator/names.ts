@@ -47,3 +47,8 @@ export function ownerKeyOfTracerPod(pod: {
   const name = pod.metadata.annotations?.[NAME_ANNOTATION];
   return namespace && name ? keyOf(namespace, name) : undefined;
 }
+
+/** The options that were actually given: `{ ...defaults, ...withoutUndefined(options) }` keeps a default. */
+export function withoutUndefined<T extends object>(options: T): T {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as T;
+}

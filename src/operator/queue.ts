@@ -1,3 +1,5 @@
+import { withoutUndefined } from './names.ts';
+
 /**
  * A work queue with client-go's semantics: a key is queued at most once however often it is added; a key being
  * processed is never handed to a second worker, and one added meanwhile is processed again after `done`.
@@ -29,7 +31,14 @@ export class WorkQueue {
   onLatency: (ms: number) => void = () => {};
 
   constructor(options: QueueOptions = {}) {
-    this.#options = { baseDelayMs: 50, maxDelayMs: 300_000, qps: 10, burst: 100, now: Date.now, ...options };
+    this.#options = {
+      baseDelayMs: 50,
+      maxDelayMs: 300_000,
+      qps: 10,
+      burst: 100,
+      now: Date.now,
+      ...withoutUndefined(options),
+    };
     this.#tokens = this.#options.burst;
     this.#tokensAt = this.#options.now();
   }

@@ -4,17 +4,12 @@ import { selectorToQuery, type LabelSelector } from '../api/selector.ts';
 import { evaluatePolicy, type TracePolicy } from '../api/tracepolicy.ts';
 import { silentLogger, type Logger } from '../log.ts';
 import { MAX_PROGRAM_BYTES } from '../api/tracejob.ts';
-import {
-  createSink,
-  selectProfile,
-  traceJobPrefix,
-  credentialEnvFromSecretData,
-  StorageConfigError,
-} from '../storage/index.ts';
+import { credentialEnvFromSecretData, selectProfile, StorageConfigError } from '../storage/config.ts';
+import { traceJobPrefix } from '../storage/layout.ts';
 import type { OperatorConfig } from './config.ts';
 import { KubeApiError, TerminalError } from './errors.ts';
 import { isAlreadyExists, isNotFound, type KubeClient } from './kube.ts';
-import { FINALIZER, GENERATION_ANNOTATION, UID_LABEL, keyOf, tracerPodName } from './names.ts';
+import { FINALIZER, GENERATION_ANNOTATION, UID_LABEL, keyOf, tracerPodName, withoutUndefined } from './names.ts';
 import {
   failedBeforeStart,
   isFinished,
@@ -85,7 +80,7 @@ export class Reconciler {
       now: () => new Date(),
       targetCheckMs: 15_000,
       targetWaitSeconds: 60,
-      ...options,
+      ...withoutUndefined(options),
     };
   }
 
@@ -167,7 +162,7 @@ export class Reconciler {
     if (isFinished(job.status)) {
       this.#active.delete(key);
       await this.#deletePods(own);
-      await this.#removeFinalizer(job);
+      await this.#releaseFinished(job);
       return this.#expire(job);
     }
 
@@ -186,14 +181,12 @@ export class Reconciler {
       const message = validated.errors.map((e) => `${e.field}: ${e.message}`).join('; ');
       return this.#finishBeforeStart(job, 'InvalidSpec', message, own);
     }
-    const withFinalizer = await this.#ensureFinalizer(job);
-
     // Started once it has tracer pods, even before any status says so: a crash between creating them and the next
     // status write must not lead to a second round of admission and pod creation.
-    if (withFinalizer.status?.startTime || own.length > 0) {
-      return this.#track(key, withFinalizer, validated.value, own, log);
+    if (job.status?.startTime || own.length > 0) {
+      return this.#track(key, await this.#ensureFinalizer(job), validated.value, own, log);
     }
-    return this.#start(key, withFinalizer, validated.value, own, log);
+    return this.#start(key, job, validated.value, own, log);
   }
 
   /** Before any tracer runs: policy, targets, then the tracer pods. */
@@ -251,6 +244,13 @@ export class Reconciler {
       policy: decision.policy,
       skipped,
     });
+    // The finalizer goes on only now, when there is something to clean up: a refused TraceJob never gets one.
+    try {
+      await this.#ensureFinalizer(job);
+    } catch (err) {
+      this.#active.delete(key);
+      throw err;
+    }
     for (const pod of desired) {
       try {
         await this.#o.client.request('POST', `/api/v1/namespaces/${this.#o.config.tracerNamespace}/pods`, {
@@ -329,7 +329,7 @@ export class Reconciler {
     if (isFinished(next)) {
       this.#active.delete(key);
       await this.#deletePods(own);
-      await this.#removeFinalizer(written);
+      await this.#releaseFinished(written);
       return this.#expire(written);
     }
     const untilDeadline = this.#deadline(startTime, durationSeconds).getTime() - now.getTime();
@@ -358,20 +358,34 @@ export class Reconciler {
     return {};
   }
 
-  async #deleteArtifacts(job: TraceJobObject, log: Logger): Promise<void> {
-    const validated = validateTraceJob(job);
-    if (!validated.ok) return;
-    let profile;
+  /** The storage profile whose artifacts go when the TraceJob goes (deletePolicy Delete), if it has any stored. */
+  #artifactsToDelete(job: TraceJobObject) {
+    if (!job.status?.artifacts?.length) return undefined;
     try {
-      profile = selectProfile(this.#o.config.storage, validated.value.spec.storage);
+      const profile = selectProfile(this.#o.config.storage, (job.spec as { storage?: string } | undefined)?.storage);
+      return profile.config.deletePolicy === 'Delete' ? profile : undefined;
     } catch {
-      return;
+      return undefined;
     }
-    if (profile.config.deletePolicy !== 'Delete' || !job.status?.artifacts?.length) return;
+  }
+
+  /**
+   * A finished TraceJob keeps the finalizer only while deleting it must also delete its stored artifacts; otherwise
+   * it is released at once, and deleting the TraceJob later costs the operator nothing.
+   */
+  async #releaseFinished(job: TraceJobObject): Promise<void> {
+    if (!this.#artifactsToDelete(job)) await this.#removeFinalizer(job);
+  }
+
+  async #deleteArtifacts(job: TraceJobObject, log: Logger): Promise<void> {
+    const profile = this.#artifactsToDelete(job);
+    if (!profile) return;
     const env =
       profile.config.type === 's3' && profile.config.credentialsSecret
         ? await this.#secretEnv(profile.config.credentialsSecret)
         : {};
+    // Loaded on first use: the S3 client is large, and most operators never delete artifacts.
+    const { createSink } = await import('../storage/index.ts');
     const sink = createSink(profile.config, { env, logger: log });
     const prefix = traceJobPrefix({
       prefix: profile.config.type === 's3' ? profile.config.prefix : '',

@@ -162,6 +162,7 @@ export function tracerPod(job: TraceJobForPods, node: string, plan: RunnerPlan, 
       namespace: config.tracerNamespace,
       labels: { [MANAGED_BY_LABEL]: MANAGED_BY, [UID_LABEL]: job.uid, 'app.kubernetes.io/name': 'tracejob-tracer' },
       annotations: {
+        ...config.tracerPodAnnotations,
         [NAMESPACE_ANNOTATION]: job.namespace,
         [NAME_ANNOTATION]: job.name,
         [NODE_ANNOTATION]: node,

@@ -28,7 +28,7 @@ let resultsDir: string;
 before(async () => {
   cluster = await useCluster({ bookmarkIntervalMs: 500 });
   resultsDir = await mkdtemp(join(tmpdir(), 'tracejob-operator-results-'));
-  h = new Harness(cluster.kubeconfigPath, resultsDir);
+  h = await Harness.connect(cluster.kubeconfigPath, resultsDir);
   await h.setUp(NS);
   await createReadyNode(h, NODE);
   await createReadyNode(h, 'fake-2');

@@ -1,10 +1,11 @@
-import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { load as loadYaml } from 'js-yaml';
 import { localConfig, type OperatorConfig } from '../../src/operator/config.ts';
 import { startOperator, type OperatorOptions, type RunningOperator } from '../../src/operator/index.ts';
-import { KubeClient, isAlreadyExists, isNotFound, loadKubeConfig } from '../../src/operator/kube.ts';
+import { KubeClient, isAlreadyExists, isNotFound } from '../../src/operator/kube.ts';
+import { clusterAccess, type ClusterAccess } from '../../src/operator/kubeconfig.ts';
 import { MANAGED_BY_LABEL, MANAGED_BY } from '../../src/operator/names.ts';
 import type { TraceJobObject } from '../../src/operator/types.ts';
 
@@ -15,14 +16,18 @@ const TJ = '/apis/tracejob.dev/v1alpha1';
 /** Talks to a cluster (the development cluster, or a real one) the way a user and a kubelet would. */
 export class Harness {
   readonly client: KubeClient;
-  readonly kubeConfig: KubeConfig;
+  readonly access: ClusterAccess;
   readonly resultsDir: string;
   readonly #operators: { abort: AbortController; operator: RunningOperator }[] = [];
 
-  constructor(kubeconfigPath: string, resultsDir: string) {
-    this.kubeConfig = loadKubeConfig(kubeconfigPath);
-    this.client = new KubeClient({ kubeConfig: this.kubeConfig });
+  private constructor(access: ClusterAccess, resultsDir: string) {
+    this.access = access;
+    this.client = new KubeClient({ access });
     this.resultsDir = resultsDir;
+  }
+
+  static async connect(kubeconfigPath: string, resultsDir: string): Promise<Harness> {
+    return new Harness(await clusterAccess(kubeconfigPath), resultsDir);
   }
 
   async apply(path: string, body: { metadata: { name: string } }): Promise<void> {
@@ -83,7 +88,7 @@ export class Harness {
   ): Promise<{ operator: RunningOperator; abort: AbortController }> {
     const abort = new AbortController();
     const operator = await startOperator({
-      kubeConfig: this.kubeConfig,
+      access: this.access,
       config: this.config(),
       metricsAddr: '127.0.0.1:0',
       workers: 2,

@@ -27,7 +27,7 @@ before(async () => {
   if (requirements.skip) return;
   cluster = await useCluster({ kubelet: true });
   resultsDir = await mkdtemp(join(tmpdir(), 'tracejob-real-results-'));
-  h = new Harness(cluster.kubeconfigPath, resultsDir);
+  h = await Harness.connect(cluster.kubeconfigPath, resultsDir);
   await h.setUp(NS);
 });
 
