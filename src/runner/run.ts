@@ -18,9 +18,10 @@ import { selectProcesses } from './filter.ts';
 import { MANIFEST_VERSION, type FailureReason, type ResultManifest } from './manifest.ts';
 import type { PlanTarget } from './plan.ts';
 import { checkPrerequisites, type KernelPaths, type PrereqReport } from './prereq.ts';
-import { renderProfile } from './profile.ts';
+import { renderProfile, renderStacks } from './profile.ts';
 import { resolveContainer, resolvePid, type ResolvedTarget } from './resolve.ts';
 import { adapterFor, type OutputFile, type TracerAdapter } from './tracers/index.ts';
+import type { StackFormat } from './tracers/types.ts';
 
 export type TraceTarget = ({ kind: 'container' } & PlanTarget) | { kind: 'pid'; pid: number };
 
@@ -53,7 +54,7 @@ export interface TraceRunOptions {
 interface TargetResult {
   status: TargetStatus;
   files: OutputFile[];
-  stacks?: Stacks;
+  stacks?: { stacks: Stacks; format: StackFormat };
   failure?: FailureReason;
 }
 
@@ -112,8 +113,32 @@ export async function runTrace(request: TraceRequest, options: TraceRunOptions):
     ),
   );
 
+  const profiled = results.flatMap((r) => (r.stacks ? [r.stacks] : []));
+  const merged = profiled.length > 0 ? mergeStacks(...profiled.map((p) => p.stacks)) : undefined;
+  // Several pods on this node: besides one profile per pod, the node's whole picture under the unprefixed names.
+  const mergedFiles =
+    multiple && merged && profiled.length > 1
+      ? (
+          await renderStacks({
+            stacks: merged,
+            format: profiled[0]!.format,
+            outputs: outputs.filter((o) => o !== 'raw'),
+            dir: options.workDir,
+            prefix: '',
+            title: `${adapter.name}: ${profiled.length} pods${request.node ? ` on ${request.node}` : ''}`,
+          })
+        ).files
+      : [];
+
   const artifacts: Artifact[] = [];
   let uploadError: string | undefined;
+  for (const file of mergedFiles) {
+    try {
+      artifacts.push({ ...(await store(file, request, options)), ...(request.node ? { node: request.node } : {}) });
+    } catch (err) {
+      uploadError ??= `storing ${file.name} failed: ${messageOf(err)}`;
+    }
+  }
   for (const [i, result] of results.entries()) {
     const target = request.targets[i]!;
     for (const file of result.files) {
@@ -128,8 +153,7 @@ export async function runTrace(request: TraceRequest, options: TraceRunOptions):
       }
     }
   }
-  const stacks = results.flatMap((r) => (r.stacks ? [r.stacks] : []));
-  const summary = stacks.length > 0 ? summarize(mergeStacks(...stacks), { top: 10, maxFrameLength: 160 }) : undefined;
+  const summary = merged ? summarize(merged, { top: 10, maxFrameLength: 160 }) : undefined;
   const firstFailure = results.find((r) => r.failure);
   const allFailed = results.every((r) => r.failure);
   const manifest: ResultManifest = {
@@ -207,7 +231,7 @@ async function traceOne(
       else outcome.notes.push(`${adapter.name} wrote no ${file.name}`);
     }
     const notes = [...outcome.notes];
-    let stacks: Stacks | undefined;
+    let stacks: TargetResult['stacks'];
     if (outcome.stacks) {
       const title =
         target.kind === 'container'
@@ -224,7 +248,7 @@ async function traceOne(
       });
       files.push(...rendered.files);
       notes.push(...rendered.notes);
-      stacks = rendered.stacks;
+      stacks = { stacks: rendered.stacks, format: outcome.stacks.format };
       if (rendered.summary.samples === 0)
         notes.push('no samples of the target were recorded (was it idle, or did it exit?)');
     }
