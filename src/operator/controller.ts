@@ -88,6 +88,7 @@ export class Controller {
       logger,
       targetCheckMs: options.targetCheckMs,
       targetWaitSeconds: options.targetWaitSeconds,
+      onSlotFreed: (key) => this.queue.add(key),
       caches: {
         traceJob: (namespace, name) => this.traceJobs.get(namespace, name),
         traceJobs: () => this.traceJobs.list(),

@@ -56,6 +56,8 @@ export interface ReconcilerOptions {
   targetCheckMs?: number;
   /** How long to wait for a not-yet-running target before failing. */
   targetWaitSeconds?: number;
+  /** Called for each TraceJob waiting on a concurrency limit when a running one finishes. */
+  onSlotFreed?: (key: string) => void;
 }
 
 /** What the work queue does with the key after a successful reconcile. */
@@ -80,6 +82,7 @@ export class Reconciler {
       now: () => new Date(),
       targetCheckMs: 15_000,
       targetWaitSeconds: 60,
+      onSlotFreed: () => {},
       ...withoutUndefined(options),
     };
   }
@@ -137,6 +140,20 @@ export class Reconciler {
     if (job.metadata.resourceVersion) this.#inflight.get(key)?.staleVersions.add(job.metadata.resourceVersion);
   }
 
+  /** Keys waiting for a concurrency slot; they are looked at again as soon as one frees. */
+  readonly #waitingForSlot = new Set<string>();
+
+  #release(key: string): void {
+    this.#waitingForSlot.delete(key);
+    if (!this.#active.delete(key)) return;
+    for (const waiting of this.#waitingForSlot) this.#o.onSlotFreed(waiting);
+  }
+
+  #waitForSlot(key: string, job: TraceJobObject, message: string): Promise<Result> {
+    this.#waitingForSlot.add(key);
+    return this.#wait(job, 'PolicyDenied', message, 30_000);
+  }
+
   get activeCount(): number {
     return this.#active.size;
   }
@@ -148,7 +165,7 @@ export class Reconciler {
     this.#inflight.set(key, { staleVersions: new Set(), createdPods: new Set() });
     if (!job) {
       // Gone without our finalizer running (removed by hand, or deleted while we were down): clean up after it.
-      this.#active.delete(key);
+      this.#release(key);
       await this.#deletePods(pods);
       return {};
     }
@@ -160,7 +177,7 @@ export class Reconciler {
     if (job.metadata.deletionTimestamp) return this.#finalize(key, job, own, log);
 
     if (isFinished(job.status)) {
-      this.#active.delete(key);
+      this.#release(key);
       await this.#deletePods(own);
       await this.#releaseFinished(job);
       return this.#expire(job);
@@ -198,7 +215,7 @@ export class Reconciler {
     const counts = this.#counts(key, namespace);
     let decision = evaluatePolicy(policies, labels, typed, { inNamespace: counts.inNamespace });
     if (!decision.allowed) {
-      if (decision.retryable) return this.#wait(job, 'PolicyDenied', decision.message, 10_000);
+      if (decision.retryable) return this.#waitForSlot(key, job, decision.message);
       return this.#finishBeforeStart(job, 'PolicyDenied', decision.message, own);
     }
 
@@ -222,17 +239,18 @@ export class Reconciler {
     const targetNodes = [...new Set(resolution.targets.map((t) => t.node))];
     decision = evaluatePolicy(policies, labels, typed, { ...counts, targetNodes });
     if (!decision.allowed) {
-      if (decision.retryable) return this.#wait(job, 'PolicyDenied', decision.message, 10_000);
+      if (decision.retryable) return this.#waitForSlot(key, job, decision.message);
       return this.#finishBeforeStart(job, 'PolicyDenied', decision.message, own);
     }
     // Admission is synchronous from the check above to here, so concurrent workers cannot both pass a limit.
     this.#active.set(key, { namespace, nodes: targetNodes });
+    this.#waitingForSlot.delete(key);
 
     let forPods: TraceJobForPods;
     try {
       forPods = await this.#podInput(job, typed);
     } catch (err) {
-      this.#active.delete(key);
+      this.#release(key);
       if (err instanceof TerminalError) return this.#finishBeforeStart(job, 'InvalidSpec', err.message, own);
       throw err;
     }
@@ -248,7 +266,7 @@ export class Reconciler {
     try {
       await this.#ensureFinalizer(job);
     } catch (err) {
-      this.#active.delete(key);
+      this.#release(key);
       throw err;
     }
     for (const pod of desired) {
@@ -327,7 +345,7 @@ export class Reconciler {
     }
     const written = await this.#writeStatus(job, next, log);
     if (isFinished(next)) {
-      this.#active.delete(key);
+      this.#release(key);
       await this.#deletePods(own);
       await this.#releaseFinished(written);
       return this.#expire(written);
@@ -349,7 +367,7 @@ export class Reconciler {
   }
 
   async #finalize(key: string, job: TraceJobObject, own: V1Pod[], log: Logger): Promise<Result> {
-    this.#active.delete(key);
+    this.#release(key);
     await this.#deletePods(own);
     if (!job.metadata.finalizers?.includes(FINALIZER)) return {};
     await this.#deleteArtifacts(job, log);
@@ -426,7 +444,7 @@ export class Reconciler {
   }
 
   async #finishBeforeStart(job: TraceJobObject, reason: Reason, message: string, own: V1Pod[]): Promise<Result> {
-    this.#active.delete(keyOf(job.metadata.namespace, job.metadata.name));
+    this.#release(keyOf(job.metadata.namespace, job.metadata.name));
     const written = await this.#writeStatus(
       job,
       failedBeforeStart(job, reason, message, this.#o.now()),

@@ -244,6 +244,55 @@ describe('controller', () => {
     await h.stopAll();
   });
 
+  test('policy concurrency: a TraceJob over maxConcurrentPerNamespace waits (Pending, PolicyDenied), then runs', async () => {
+    await h.startOperator();
+    await h.apply('/apis/tracejob.dev/v1alpha1/tracepolicies', {
+      apiVersion: 'tracejob.dev/v1alpha1',
+      kind: 'TracePolicy',
+      metadata: { name: 'one-at-a-time' },
+      spec: {
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'serial' } },
+        allowedTracers: ['profile'],
+        allowKernelStacks: true,
+        maxConcurrentPerNamespace: 1,
+      },
+    } as never);
+    await h.apply('/api/v1/namespaces', { metadata: { name: 'serial' } });
+    await createRunningPod(h, 'serial', 'app', NODE);
+    const create = (name: string) =>
+      h.client.request('POST', `/apis/tracejob.dev/v1alpha1/namespaces/serial/tracejobs`, {
+        body: {
+          apiVersion: 'tracejob.dev/v1alpha1',
+          kind: 'TraceJob',
+          metadata: { name },
+          spec: { target: { pod: 'app' }, tracer: { type: 'profile' }, duration: '5s' },
+        },
+      });
+    await create('first');
+    const first = await tracerPodOf('first');
+    await create('second');
+    const waiting = await h.until(async () => {
+      const job = await h.getTraceJob('serial', 'second');
+      return job?.status?.phase === 'Pending' ? job : undefined;
+    }, 'the second to wait');
+    const accepted = waiting.status?.conditions?.find((c) => c.type === 'Accepted');
+    assert.deepEqual([accepted?.status, accepted?.reason], ['False', 'PolicyDenied']);
+    assert.match(waiting.status?.message ?? '', /rule maxConcurrentPerNamespace/);
+    assert.equal((await tracerPodsOf('second')).length, 0);
+    await runTracerPod(h, first);
+    await finishTracerPod(h, first, { exitCode: 0, message: succeeded('app') });
+    await tracerPodOf('second');
+    await h.stopAll();
+  });
+
+  test('ttlSecondsAfterFinished removes the finished TraceJob', async () => {
+    await h.startOperator();
+    await traceJob('short-lived', 'no-such-pod', { ttlSecondsAfterFinished: 1 });
+    await h.phasesUntilFinished(NS, 'short-lived');
+    await h.until(async () => !(await h.getTraceJob(NS, 'short-lived')), 'the TraceJob to expire', 15_000);
+    await h.stopAll();
+  });
+
   test('operator SIGKILLed mid-trace and restarted: no duplicate pod, the job completes', async () => {
     const start = () => {
       const child = spawn(
