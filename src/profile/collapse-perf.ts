@@ -163,6 +163,26 @@ function isBlank(byte: number): boolean {
   return byte === 0x20 || byte === 0x09;
 }
 
+/** Perl's `\s` on bytes. */
+function isSpace(byte: number): boolean {
+  return byte === 0x20 || (byte >= 0x09 && byte <= 0x0d);
+}
+
+/** Perl's `\w` on bytes. */
+function isWord(byte: number): boolean {
+  return (
+    (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a) || byte === 0x5f
+  );
+}
+
+function isDigit(byte: number): boolean {
+  return byte >= 0x30 && byte <= 0x39;
+}
+
+function isLowerHex(byte: number): boolean {
+  return (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x66);
+}
+
 /**
  * Stacks as a tree of frame ids with a count per node, in typed arrays: a sample costs one step per frame (mostly a
  * comparison with a node's first child) instead of building and hashing its folded string; strings are made once per
@@ -291,7 +311,8 @@ export class PerfScriptCollapser {
   /** Frame ids of the current sample, innermost first, as `perf script` lists them. */
   private stack = new Int32Array(256);
   private depth = 0;
-  private processName: string | undefined;
+  /** The frame id of the current sample's process name. */
+  private process = -1;
   /** Whether frame lines now belong to a sample that is kept. */
   private sampling = false;
   private java = false;
@@ -299,6 +320,12 @@ export class PerfScriptCollapser {
   /** Cleaned frames by line, separately for Java processes, whose names are tidied further. */
   private readonly frameTable = new FrameTable();
   private readonly javaFrameTable = new FrameTable();
+  /** Cleaned frames by `symbolKey`, for frame lines not seen before. */
+  private readonly symbolTable = new FrameTable();
+  private readonly javaSymbolTable = new FrameTable();
+  /** Process name ids by the header's bytes up to its ids. */
+  private readonly processTable = new FrameTable();
+  private keyBytes = Buffer.allocUnsafe(1024);
 
   constructor(options: PerfCollapseOptions & { maxLineLength?: number } = {}) {
     this.options = options;
@@ -393,12 +420,70 @@ export class PerfScriptCollapser {
       this.malformed.add('(line longer than the limit)');
       return;
     }
-    const frame = isBlank(bytes[start]);
-    const ids = this.line(bytes.toString('utf8', start, end));
-    if (frame && ids !== undefined) {
-      const table = this.java ? this.javaFrameTable : this.frameTable;
-      this.pushFrames(table, table.add(hash, bytes, start, end, ids));
+    if (!isBlank(bytes[start])) {
+      if (bytes[start] !== 0x23 /* # */ && this.byteHeader(bytes, start, end)) this.lines++;
+      else this.line(bytes.toString('utf8', start, end));
+      return;
     }
+    const table = this.java ? this.javaFrameTable : this.frameTable;
+    // The same function seen at another address (another process's mapping, another offset) folds the same way.
+    const key = this.sampling && !this.options.addrs ? this.symbolKey(bytes, start, end) : -1;
+    const symbols = this.java ? this.javaSymbolTable : this.symbolTable;
+    let keyHash = 0;
+    if (key > 0) {
+      for (let i = 0; i < key; i++) keyHash = Math.imul(keyHash ^ this.keyBytes[i], 0x01000193);
+      keyHash = (keyHash ^ (keyHash >>> 15)) & 0x3fffffff;
+      const known = symbols.find(keyHash, this.keyBytes, viewOf(this.keyBytes), 0, key);
+      if (known >= 0) {
+        this.lines++;
+        const id = symbols.id(known);
+        const ids = id === skipped ? null : id >= 0 ? [id] : symbols.multipleIds(id);
+        this.pushFrames(table, table.add(hash, bytes, start, end, ids));
+        return;
+      }
+    }
+    const ids = this.line(bytes.toString('utf8', start, end));
+    if (ids === undefined) return;
+    this.pushFrames(table, table.add(hash, bytes, start, end, ids));
+    if (key > 0) symbols.add(keyHash, this.keyBytes, 0, key, ids);
+  }
+
+  /**
+   * Writes into `keyBytes` what decides how a frame line folds without --addrs: its symbol without the `+0x...`
+   * offset, then everything from its module on, and returns the key's length (or -1). Only for lines where the
+   * frame pattern's first attempt succeeds (a ' (' after the symbol's first character with a ')' after it), so that
+   * the address and blanks before the symbol cannot change how the pattern splits the line.
+   */
+  private symbolKey(bytes: Buffer, start: number, end: number): number {
+    let i = start;
+    while (i < end && isSpace(bytes[i])) i++;
+    const word = i;
+    while (i < end && isWord(bytes[i])) i++;
+    if (i === word) return -1;
+    while (i < end && isSpace(bytes[i])) i++;
+    const symbol = i;
+    const close = bytes.lastIndexOf(0x29 /* ) */, end - 1);
+    if (close < symbol + 3) return -1;
+    let open = close - 2;
+    while (open > symbol && !(bytes[open] === 0x20 && bytes[open + 1] === 0x28)) open--;
+    if (open <= symbol) return -1;
+    let symbolEnd = open;
+    let hex = symbolEnd;
+    while (hex > symbol && isLowerHex(bytes[hex - 1])) hex--;
+    if (
+      hex < symbolEnd &&
+      hex - 3 >= symbol &&
+      bytes[hex - 1] === 0x78 &&
+      bytes[hex - 2] === 0x30 &&
+      bytes[hex - 3] === 0x2b
+    ) {
+      symbolEnd = hex - 3;
+    }
+    const length = symbolEnd - symbol + (end - open);
+    if (length > this.keyBytes.length) this.keyBytes = Buffer.allocUnsafe(Math.max(length, this.keyBytes.length * 2));
+    bytes.copy(this.keyBytes, 0, symbol, symbolEnd);
+    bytes.copy(this.keyBytes, symbolEnd - symbol, open, end);
+    return length;
   }
 
   /** Handles one line; for a frame line of a sample, returns its frame ids (null for frames upstream skips). */
@@ -438,70 +523,161 @@ export class PerfScriptCollapser {
   /**
    * The folded stacks so far, in the order the Perl script prints them (byte order), so sorting them again is a
    * single pass. Siblings are ordered by name for the stack that ends at them and by name plus ';' for the stacks
-   * that continue: a stack `a` sorts before `a-b;x`, which sorts before `a;x`.
+   * that continue: a stack `a` sorts before `a-b;x`, which sorts before `a;x`. Each stack is written as bytes into
+   * one path buffer and decoded once, which is far cheaper than concatenating strings frame by frame.
    */
   stacks(): Stacks {
     const stacks: Stacks = new Map();
     const tree = this.tree;
     const names = this.frameNames;
-    const walk = (node: number, prefix: string): void => {
+    const encoded: Buffer[] = [];
+    let path = Buffer.allocUnsafe(1 << 16);
+    const visit = (node: number, length: number, ends: boolean, continues: boolean): void => {
+      const id = tree.frame(node);
+      const name = (encoded[id] ??= Buffer.from(names[id]));
+      if (length + name.length + 1 > path.length) {
+        const longer = Buffer.allocUnsafe(Math.max(path.length * 2, length + name.length + 1));
+        path.copy(longer, 0, 0, length);
+        path = longer;
+      }
+      if (length > 0) path[length++] = 0x3b; /* ; */
+      length += name.copy(path, length);
+      if (ends) stacks.set(path.toString('utf8', 0, length), tree.count(node));
+      if (continues) walk(node, length);
+    };
+    const walk = (node: number, length: number): void => {
+      const children = tree.children(node);
+      if (children.length === 1) {
+        const child = children[0];
+        visit(child, length, tree.count(child) !== 0, tree.hasChildren(child));
+        return;
+      }
       const entries: { key: string; node: number; ends: boolean }[] = [];
-      for (const child of tree.children(node)) {
+      for (const child of children) {
         const name = names[tree.frame(child)];
         if (tree.count(child) !== 0) entries.push({ key: name, node: child, ends: true });
         if (tree.hasChildren(child)) entries.push({ key: name + ';', node: child, ends: false });
       }
-      if (entries.length > 1) entries.sort((a, b) => compareBytes(a.key, b.key));
-      for (const entry of entries) {
-        const path = prefix === '' ? names[tree.frame(entry.node)] : prefix + ';' + names[tree.frame(entry.node)];
-        if (entry.ends) stacks.set(path, tree.count(entry.node));
-        else walk(entry.node, path);
-      }
+      entries.sort((a, b) => compareBytes(a.key, b.key));
+      for (const entry of entries) visit(entry.node, length, entry.ends, !entry.ends);
     };
-    walk(tree.root, '');
+    walk(tree.root, 0);
     return stacks;
   }
 
   private endSample(): void {
     if (this.sampling) {
       const tree = this.tree;
-      let node = tree.child(tree.root, this.frameId(this.processName!));
+      let node = tree.child(tree.root, this.process);
       for (let i = this.depth - 1; i >= 0; i--) node = tree.child(node, this.stack[i]);
       tree.add(node, this.period);
     }
     this.depth = 0;
-    this.processName = undefined;
+    this.process = -1;
     this.sampling = false;
     this.java = false;
   }
 
   private header(line: string, match: RegExpExecArray): void {
-    const comm = match[1];
-    let pid = match[2];
-    let tid = match[3];
+    const event = eventPattern.exec(line);
+    if (event && !this.keepsEvent(event[2])) return;
+    this.startSample(this.processId(match[1], match[2], match[3]), event?.[1] ?? '');
+  }
+
+  /** Applies the event filter (the first event seen, unless one was chosen) and counts what it drops. */
+  private keepsEvent(name: string): boolean {
+    if (this.event === undefined) this.event = name;
+    else if (name !== this.event) {
+      this.skippedEvents[name] = (this.skippedEvents[name] ?? 0) + 1;
+      return false;
+    }
+    return true;
+  }
+
+  private processId(comm: string, pid: string, tid: string | undefined): number {
     if (!tid || tid === '0') {
       tid = pid;
       pid = '?';
     }
-    let period = '';
-    const event = eventPattern.exec(line);
-    if (event) {
-      period = event[1] ?? '';
-      const name = event[2];
-      if (this.event === undefined) {
-        this.event = name;
-      } else if (name !== this.event) {
-        this.skippedEvents[name] = (this.skippedEvents[name] ?? 0) + 1;
-        return;
-      }
-    }
-    this.period = period === '' || period === '0' ? 1 : Number(period);
     let name = this.options.tid ? `${comm}-${pid}/${tid}` : this.options.pid ? `${comm}-${pid}` : comm;
     if (name.includes(' ')) name = name.replaceAll(' ', '_');
-    this.processName = name;
+    return this.frameId(name);
+  }
+
+  private startSample(processId: number, period: string): void {
+    this.period = period === '' || period === '0' ? 1 : Number(period);
+    const name = this.frameNames[processId];
+    this.process = processId;
     // Perl truth: '' and '0' mean "no current sample", as undef does.
     this.sampling = name !== '' && name !== '0';
     this.java = name.startsWith('java');
+  }
+
+  /**
+   * The header and event patterns worked out on the bytes, for the usual forms: a sample header is one per sample,
+   * and decoding it and running both patterns was a fifth of the time. The command and ids are looked up by their
+   * bytes. Returns false, having done nothing, when the bytes do not show a header with an event; the patterns
+   * decide then.
+   */
+  private byteHeader(bytes: Buffer, start: number, end: number): boolean {
+    // `^(\S.+?)\s+(\d+)\/*(\d+)*\s+`: the shortest command (two characters or more) that blanks, digits,
+    // slashes, digits and a blank follow.
+    if (isSpace(bytes[start])) return false;
+    let commEnd = -1;
+    let pidStart = 0;
+    let pidEnd = 0;
+    let tidStart = 0;
+    let tidEnd = 0;
+    for (let p = start + 2; p < end && commEnd < 0; p++) {
+      if (!isSpace(bytes[p])) continue;
+      let q = p;
+      while (q < end && isSpace(bytes[q])) q++;
+      if (q === end || !isDigit(bytes[q])) continue;
+      pidStart = q;
+      while (q < end && isDigit(bytes[q])) q++;
+      pidEnd = q;
+      while (q < end && bytes[q] === 0x2f /* / */) q++;
+      tidStart = q;
+      while (q < end && isDigit(bytes[q])) q++;
+      tidEnd = q;
+      if (q < end && isSpace(bytes[q])) commEnd = p;
+    }
+    if (commEnd < 0) return false;
+    // `:\s*(\d+)*\s+(\S+):\s*$`: the event is the last run of non-blanks, ending with ':'; before it blanks,
+    // optionally the period and blanks, then a ':'.
+    let eventEnd = end;
+    while (eventEnd > start && isSpace(bytes[eventEnd - 1])) eventEnd--;
+    let eventStart = eventEnd;
+    while (eventStart > start && !isSpace(bytes[eventStart - 1])) eventStart--;
+    if (eventEnd - eventStart < 2 || bytes[eventEnd - 1] !== 0x3a /* : */) return false;
+    let gap = eventStart;
+    while (gap > start && isSpace(bytes[gap - 1])) gap--;
+    if (gap === eventStart) return false;
+    let periodStart = gap;
+    while (periodStart > start && isDigit(bytes[periodStart - 1])) periodStart--;
+    const periodEnd = gap;
+    let colon = periodStart;
+    if (periodStart < periodEnd) while (colon > start && isSpace(bytes[colon - 1])) colon--;
+    if (colon === start || bytes[colon - 1] !== 0x3a) return false;
+    if (!this.keepsEvent(bytes.toString('utf8', eventStart, eventEnd - 1))) return true;
+
+    const keyEnd = tidEnd;
+    let hash = 0;
+    for (let i = start; i < keyEnd; i++) hash = Math.imul(hash ^ bytes[i], 0x01000193);
+    hash = (hash ^ (hash >>> 15)) & 0x3fffffff;
+    const known = this.processTable.find(hash, bytes, viewOf(bytes), start, keyEnd);
+    let processId: number;
+    if (known >= 0) processId = this.processTable.id(known);
+    else {
+      processId = this.processId(
+        bytes.toString('utf8', start, commEnd),
+        bytes.toString('latin1', pidStart, pidEnd),
+        tidStart < tidEnd ? bytes.toString('latin1', tidStart, tidEnd) : undefined,
+      );
+      this.processTable.add(hash, bytes, start, keyEnd, [processId]);
+    }
+    this.startSample(processId, bytes.toString('latin1', periodStart, periodEnd));
+    return true;
   }
 
   private cleanFrame(pc: string, rawSymbol: string, module: string, java: boolean): string[] | null {

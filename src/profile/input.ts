@@ -33,25 +33,31 @@ export async function* lineChunks(source: ByteSource, options: LineSourceOptions
   let carry: Buffer = Buffer.alloc(0);
   let discarding = false;
   for await (const chunk of decompressed(source, options.signal)) {
-    const bytes = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
-    const end = bytes.lastIndexOf(0x0a);
-    if (end < 0) {
-      carry = bytes;
-      if (carry.length > maxLineLength) {
-        carry = Buffer.alloc(0);
-        if (!discarding) options.onOversizedLine?.();
-        discarding = true;
+    let body = chunk;
+    if (discarding || carry.length > 0) {
+      const first = chunk.indexOf(0x0a);
+      if (first < 0) {
+        if (!discarding) carry = Buffer.concat([carry, chunk]);
+        if (carry.length > maxLineLength) {
+          carry = Buffer.alloc(0);
+          options.onOversizedLine?.();
+          discarding = true;
+        }
+        continue;
       }
-      continue;
+      // Only the line that spans chunks is copied; the rest of the chunk is passed on as it is.
+      if (discarding) discarding = false;
+      else yield Buffer.concat([carry, chunk.subarray(0, first + 1)]);
+      body = chunk.subarray(first + 1);
     }
-    let start = 0;
-    if (discarding) {
-      // The tail of an oversized line ends at the first newline of this chunk.
-      start = bytes.indexOf(0x0a) + 1;
-      discarding = false;
+    const end = body.lastIndexOf(0x0a);
+    if (end >= 0) yield body.subarray(0, end + 1);
+    carry = Buffer.from(body.subarray(end + 1));
+    if (carry.length > maxLineLength) {
+      carry = Buffer.alloc(0);
+      options.onOversizedLine?.();
+      discarding = true;
     }
-    carry = Buffer.from(bytes.subarray(end + 1));
-    if (end + 1 > start) yield bytes.subarray(start, end + 1);
   }
   if (carry.length > 0 && !discarding) yield carry;
 }
