@@ -9,18 +9,25 @@ import type { TracerAdapter, TracerContext, TracerOutcome } from './types.ts';
 /** gdb attaches to one process at a time; beyond this many targets, only the first ones are sampled. */
 const maxProcesses = 8;
 
+/**
+ * gdb finds a process's files by the paths it sees inside its container, which it can only follow by entering the
+ * container's mount namespace (CAP_SYS_ADMIN, which a ptrace-only tracer pod lacks). /proc/PID/exe and /proc/PID/root
+ * reach the same files with ptrace access alone.
+ */
 export function gdbArgv(pid: number): string[] {
   return [
-    '-p',
-    String(pid),
     '-batch',
     '-nx',
+    '-iex',
+    `set sysroot /proc/${pid}/root`,
     '-ex',
     'set pagination off',
     '-ex',
     'set print thread-events off',
     '-ex',
     'thread apply all bt',
+    `/proc/${pid}/exe`,
+    String(pid),
   ];
 }
 
