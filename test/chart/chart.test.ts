@@ -256,7 +256,8 @@ test('values reach the manifests: image, pull secrets, resources, scheduling, tr
 
 test('values.schema.json refuses bad values with the field named', async () => {
   const cases: [string, RegExp][] = [
-    ['replicaCount=0', /replicaCount/],
+    ['replicaCount=-1', /replicaCount/],
+    ['replicaCount=11', /replicaCount/],
     ['logLevel=loud', /logLevel/],
     ['image.pullPolicy=Sometimes', /pullPolicy/],
     ['tracer.namespace.name=Not_A_Name', /name/],
