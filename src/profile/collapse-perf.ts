@@ -1,5 +1,6 @@
+import { formatCount } from './folded.ts';
 import { defaultMaxLineLength, lineChunks, type ByteSource } from './input.ts';
-import { compareBytes, MalformedLines, type CollapseResult, type Stacks } from './stacks.ts';
+import { compareBytes, MalformedLines, SortedStacks, type CollapseResult, type Stacks } from './stacks.ts';
 
 export interface PerfCollapseOptions {
   /** Append the PID to the process name: `comm-PID` (`?` when perf printed only a TID). */
@@ -308,6 +309,7 @@ export class PerfScriptCollapser {
   private readonly tree = new StackTree();
   private readonly frameIds = new Map<string, number>();
   private readonly frameNames: string[] = [];
+  private separatorInNames = false;
   /** Frame ids of the current sample, innermost first, as `perf script` lists them. */
   private stack = new Int32Array(256);
   private depth = 0;
@@ -514,6 +516,7 @@ export class PerfScriptCollapser {
     if (id === undefined) {
       id = this.frameNames.length;
       const copy = ownCopy(name);
+      if (copy.includes(';')) this.separatorInNames = true;
       this.frameIds.set(copy, id);
       this.frameNames.push(copy);
     }
@@ -527,11 +530,23 @@ export class PerfScriptCollapser {
    * one path buffer and decoded once, which is far cheaper than concatenating strings frame by frame.
    */
   stacks(): Stacks {
-    const stacks: Stacks = new Map();
     const tree = this.tree;
     const names = this.frameNames;
     const encoded: Buffer[] = [];
+    let text = Buffer.allocUnsafe(1 << 20);
+    let used = 0;
+    const keyStarts: number[] = [];
+    const keyEnds: number[] = [];
+    const counts: number[] = [];
+    // Each stack's line is its parent's key, ';', its frame, then ' count': the parent's key is copied from the
+    // parent's line, which is still the last one written or sits in `path`.
     let path = Buffer.allocUnsafe(1 << 16);
+    const reserve = (bytes: number): void => {
+      if (used + bytes <= text.length) return;
+      const larger = Buffer.allocUnsafe(Math.max(text.length * 2, used + bytes));
+      text.copy(larger, 0, 0, used);
+      text = larger;
+    };
     const visit = (node: number, length: number, ends: boolean, continues: boolean): void => {
       const id = tree.frame(node);
       const name = (encoded[id] ??= Buffer.from(names[id]));
@@ -541,8 +556,21 @@ export class PerfScriptCollapser {
         path = longer;
       }
       if (length > 0) path[length++] = 0x3b; /* ; */
-      length += name.copy(path, length);
-      if (ends) stacks.set(path.toString('utf8', 0, length), tree.count(node));
+      path.set(name, length);
+      length += name.length;
+      if (ends) {
+        const count = tree.count(node);
+        const digits = formatCount(count);
+        reserve(length + digits.length + 2);
+        keyStarts.push(used);
+        text.set(path.subarray(0, length), used);
+        used += length;
+        keyEnds.push(used);
+        text[used++] = 0x20;
+        used += text.write(digits, used, 'latin1');
+        text[used++] = newline;
+        counts.push(count);
+      }
       if (continues) walk(node, length);
     };
     const walk = (node: number, length: number): void => {
@@ -562,7 +590,9 @@ export class PerfScriptCollapser {
       for (const entry of entries) visit(entry.node, length, entry.ends, !entry.ends);
     };
     walk(tree.root, 0);
-    return stacks;
+    const stacks = new SortedStacks(text.subarray(0, used), keyStarts, keyEnds, counts);
+    // Byte order follows from the tree only while no frame name holds the separator (process names may).
+    return this.separatorInNames ? new Map(stacks) : stacks;
   }
 
   private endSample(): void {

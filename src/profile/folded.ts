@@ -1,6 +1,13 @@
 import type { Writable } from 'node:stream';
 import { lineBatches, type ByteSource } from './input.ts';
-import { addStack, MalformedLines, sortedStackEntries, type CollapseResult, type Stacks } from './stacks.ts';
+import {
+  addStack,
+  MalformedLines,
+  SortedStacks,
+  sortedStackEntries,
+  type CollapseResult,
+  type Stacks,
+} from './stacks.ts';
 
 const countAtEnd = /^(.*)\s+?(\d+(?:\.\d*)?)$/s;
 
@@ -69,6 +76,8 @@ export function formatCount(count: number): string {
 
 /** Sorted folded text, as the stackcollapse scripts print it. */
 export function foldedText(stacks: Stacks): string {
+  const folded = stacks instanceof SortedStacks ? stacks.foldedText() : undefined;
+  if (folded !== undefined) return folded.toString('utf8');
   let text = '';
   for (const [stack, count] of sortedStackEntries(stacks)) text += `${stack} ${formatCount(count)}\n`;
   return text;
@@ -76,6 +85,14 @@ export function foldedText(stacks: Stacks): string {
 
 /** Writes sorted folded stacks to a stream, in chunks and honouring backpressure. */
 export async function writeFolded(stacks: Stacks, out: Writable): Promise<void> {
+  const text = stacks instanceof SortedStacks ? stacks.foldedText() : undefined;
+  if (text !== undefined) {
+    for (let start = 0; start < text.length; start += 1 << 20) {
+      const slice = text.subarray(start, start + (1 << 20));
+      if (!out.write(slice)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+    }
+    return;
+  }
   let chunk = '';
   for (const [stack, count] of sortedStackEntries(stacks)) {
     chunk += `${stack} ${formatCount(count)}\n`;

@@ -60,9 +60,116 @@ export function sortedStackEntries(stacks: Stacks): [string, number][] {
   const keys = [...stacks.keys()];
   // The native sort (UTF-16 order) is many times faster than a comparator and agrees with byte order unless a key
   // holds surrogates or U+E000..U+FFFF, which is rare enough to check for first.
-  if (keys.some((key) => astralOrPrivate.test(key))) keys.sort(compareBytes);
-  else keys.sort();
+  const native = !keys.some((key) => astralOrPrivate.test(key));
+  // Collapsers that fold into a tree hand over their stacks sorted already; one pass over neighbours confirms it.
+  let sorted = true;
+  for (let i = 1; i < keys.length && sorted; i++) {
+    sorted = native ? keys[i - 1] < keys[i] : compareBytes(keys[i - 1], keys[i]) < 0;
+  }
+  if (sorted) return [...stacks];
+  if (native) keys.sort();
+  else keys.sort(compareBytes);
   return keys.map((key) => [key, stacks.get(key)!]);
+}
+
+/**
+ * Stacks handed over in byte order together with their folded text (`stack count` lines), as a collapser that
+ * folds into a tree writes them out. Writing the text needs neither strings nor hashing; keys are decoded on the
+ * first iteration, and the map index (whose hashing of every key, often kilobytes long, costs more than writing
+ * them out) is built on the first keyed access.
+ */
+export class SortedStacks extends Map<string, number> {
+  readonly #text: Buffer;
+  readonly #keyStarts: number[];
+  readonly #keyEnds: number[];
+  readonly #counts: number[];
+  #keys: string[] | undefined;
+  #indexed = false;
+  #modified = false;
+
+  /** `text` holds one line per stack; stack i is `text[keyStarts[i], keyEnds[i])`, in UTF-8. */
+  constructor(text: Buffer, keyStarts: number[], keyEnds: number[], counts: number[]) {
+    super();
+    this.#text = text;
+    this.#keyStarts = keyStarts;
+    this.#keyEnds = keyEnds;
+    this.#counts = counts;
+  }
+
+  /** The folded text, while no stack was added, changed or removed since. */
+  foldedText(): Buffer | undefined {
+    return this.#modified ? undefined : this.#text;
+  }
+
+  #decoded(): string[] {
+    if (this.#keys === undefined) {
+      this.#keys = this.#keyStarts.map((start, i) => this.#text.toString('utf8', start, this.#keyEnds[i]));
+    }
+    return this.#keys;
+  }
+
+  #index(): void {
+    if (this.#indexed) return;
+    this.#indexed = true;
+    const keys = this.#decoded();
+    for (let i = 0; i < keys.length; i++) super.set(keys[i], this.#counts[i]);
+  }
+
+  override get size(): number {
+    return this.#indexed ? super.size : this.#counts.length;
+  }
+
+  override get(key: string): number | undefined {
+    this.#index();
+    return super.get(key);
+  }
+
+  override has(key: string): boolean {
+    this.#index();
+    return super.has(key);
+  }
+
+  override set(key: string, count: number): this {
+    this.#index();
+    this.#modified = true;
+    return super.set(key, count);
+  }
+
+  override delete(key: string): boolean {
+    this.#index();
+    this.#modified = true;
+    return super.delete(key);
+  }
+
+  override clear(): void {
+    this.#index();
+    this.#modified = true;
+    super.clear();
+  }
+
+  override keys(): MapIterator<string> {
+    return this.#indexed ? super.keys() : this.#decoded().values();
+  }
+
+  override values(): MapIterator<number> {
+    return this.#indexed ? super.values() : this.#counts.values();
+  }
+
+  override entries(): MapIterator<[string, number]> {
+    if (this.#indexed) return super.entries();
+    const counts = this.#counts;
+    return this.#decoded()
+      .map((key, i): [string, number] => [key, counts[i]])
+      .values();
+  }
+
+  override [Symbol.iterator](): MapIterator<[string, number]> {
+    return this.entries();
+  }
+
+  override forEach(callback: (count: number, key: string, map: Map<string, number>) => void, thisArg?: unknown): void {
+    for (const [key, count] of this.entries()) callback.call(thisArg, count, key, this);
+  }
 }
 
 export class MalformedLines {
