@@ -10,7 +10,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
   closeSync,
-  createReadStream,
   createWriteStream,
   existsSync,
   mkdtempSync,
@@ -23,6 +22,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
+import { openInput } from '../src/profile/cli-support.ts';
 import { collapsePerfScript } from '../src/profile/collapse-perf.ts';
 import { renderFlameGraph } from '../src/profile/flamegraph.ts';
 import { writeFolded } from '../src/profile/folded.ts';
@@ -43,7 +43,7 @@ if (process.argv[2] === '--child') {
   const started = performance.now();
   const cpu = process.cpuUsage();
   // What `tracejob collapse perf FILE > OUT` does.
-  const result = await collapsePerfScript(createReadStream(process.argv[3], { highWaterMark: 1 << 20 }));
+  const result = await collapsePerfScript(await openInput(process.argv[3]));
   const out = createWriteStream(process.argv[4] ?? '/dev/null');
   await writeFolded(result.stacks, out);
   out.end();

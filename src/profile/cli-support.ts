@@ -1,12 +1,12 @@
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import type { Readable, Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { FlameGraphOptions } from './flamegraph.ts';
+import { fileChunks, type ByteSource } from './input.ts';
 import { isPalette, paletteNames } from './palette.ts';
 
 /** Opens FILE, or standard input for '-' or no argument, failing with the path in the message. */
-export async function openInput(file: string | undefined): Promise<Readable> {
+export async function openInput(file: string | undefined): Promise<ByteSource> {
   if (file === undefined || file === '-') return process.stdin;
   try {
     const info = await stat(file);
@@ -14,8 +14,7 @@ export async function openInput(file: string | undefined): Promise<Readable> {
   } catch (err) {
     throw new Error(`cannot read ${file}: ${(err as Error).message}`, { cause: err });
   }
-  // Large reads: fewer chunks, and each chunk's fixed costs (an await, a buffer concatenation) matter at GB sizes.
-  return createReadStream(file, { highWaterMark: 1 << 20 });
+  return fileChunks(file);
 }
 
 export async function writeAll(out: Writable, data: string | Uint8Array): Promise<void> {

@@ -63,6 +63,8 @@ class FrameTable {
   private lengths = new Int32Array(1024);
   /** A frame id, `skipped`, or `-2 - i` for the i-th entry of `multiple` (inlined frames: several ids). */
   private ids = new Int32Array(1024);
+  /** The entry (plus one) of the line that last followed each line: callers repeat, so it is the first guess. */
+  private successors = new Int32Array(1024);
   private multiple: number[][] = [];
   private arena = Buffer.allocUnsafe(1 << 16);
   private arenaView = viewOf(this.arena);
@@ -83,6 +85,22 @@ class FrameTable {
       if (this.sameBytes(entry, bytes, view, start, end)) return entry;
     }
     return -1;
+  }
+
+  /** The line that followed this one last time, or -1. */
+  successor(entry: number): number {
+    return this.successors[entry] - 1;
+  }
+
+  follow(entry: number, next: number): void {
+    this.successors[entry] = next + 1;
+  }
+
+  /** Whether the line at `start` is this entry's (its end is not known yet). */
+  matches(entry: number, bytes: Buffer, view: DataView, start: number, limit: number): boolean {
+    const end = start + this.lengths[entry];
+    if (end > limit || (end < limit && bytes[end] !== newline)) return false;
+    return this.sameBytes(entry, bytes, view, start, end);
   }
 
   /** Compares four bytes at a time: word loads are several times cheaper than byte loads here. */
@@ -114,6 +132,7 @@ class FrameTable {
     // Distinct frame lines grow with the code that ran, not with the input; past the bound, start over.
     if (this.size >= maxCachedFrames) {
       this.slots.fill(0);
+      this.successors.fill(0);
       this.size = this.arenaUsed = 0;
       this.multiple = [];
     }
@@ -123,6 +142,7 @@ class FrameTable {
       this.starts = grown(this.starts);
       this.lengths = grown(this.lengths);
       this.ids = grown(this.ids);
+      this.successors = grown(this.successors);
     }
     if (this.arenaUsed + length > this.arena.length) {
       const arena = Buffer.allocUnsafe(Math.max(this.arena.length * 2, this.arenaUsed + length));
@@ -342,11 +362,14 @@ export class PerfScriptCollapser {
     const length = bytes.length;
     const view = viewOf(bytes);
     let start = 0;
+    /** The entry of the previous line when it was a known frame line, or -1. */
+    let previous = -1;
     while (start < length) {
       const first = bytes[start];
       if (first === newline) {
         this.lines++;
         this.endSample();
+        previous = -1;
         start++;
         continue;
       }
@@ -354,6 +377,17 @@ export class PerfScriptCollapser {
       // by their first bytes, which also finds their end without a search.
       let hash = 0;
       let end = -1;
+      if (isBlank(first) && previous >= 0) {
+        const table = this.java ? this.javaFrameTable : this.frameTable;
+        const guess = table.successor(previous);
+        if (guess >= 0 && table.matches(guess, bytes, view, start, length)) {
+          this.lines++;
+          if (this.sampling) this.pushFrames(table, guess);
+          start += table.lineLength(guess) + 1;
+          previous = guess;
+          continue;
+        }
+      }
       if (isBlank(first)) {
         if (start + hashedPrefix <= length) {
           for (let i = start; i < start + hashedPrefix; i += 4) {
@@ -387,6 +421,8 @@ export class PerfScriptCollapser {
           this.lines++;
           if (this.sampling) this.pushFrames(table, entry);
           start += table.lineLength(entry) + 1;
+          if (previous >= 0) table.follow(previous, entry);
+          previous = entry;
           continue;
         }
       }
@@ -395,6 +431,7 @@ export class PerfScriptCollapser {
         if (end < 0) end = length;
       }
       this.slowLine(bytes, start, end, hash);
+      previous = -1;
       start = end + 1;
     }
   }

@@ -1,3 +1,4 @@
+import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 
@@ -22,6 +23,25 @@ export type ByteSource = Readable | AsyncIterable<Uint8Array | string>;
 const gzipMagic = [0x1f, 0x8b];
 const sniffBytes = 8192;
 export const defaultMaxLineLength = 16 * 1024 * 1024;
+
+/**
+ * A file's bytes, read into one buffer that is reused: a stream allocates (and the kernel maps) a fresh buffer per
+ * chunk, which cost more than the reads themselves on large inputs. Each chunk is valid only until the next one is
+ * asked for; the readers here copy whatever they keep, so hand this only to them.
+ */
+export async function* fileChunks(path: string): AsyncGenerator<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) return;
+      yield buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await handle.close();
+  }
+}
 
 /**
  * Yields the input in chunks that end at a line boundary (the last one may lack its newline). Gzip input is
@@ -101,7 +121,8 @@ async function* decompressed(source: ByteSource, signal: AbortSignal | undefined
         if (!gunzip.write(head)) await onceDrained(gunzip);
         for await (const chunk of rest) {
           signal?.throwIfAborted();
-          if (!gunzip.write(chunk)) await onceDrained(gunzip);
+          // zlib holds on to what it is given, and a file source reuses its buffer.
+          if (!gunzip.write(Buffer.from(chunk))) await onceDrained(gunzip);
         }
         gunzip.end();
       } catch (err) {
