@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Informer } from '../../src/operator/informer.ts';
 import { KubeClient } from '../../src/operator/kube.ts';
@@ -38,8 +38,16 @@ class ScriptedServer {
     await new Promise((r) => this.server.close(r));
   }
 
+  /** Only requests for this collection follow the script; stragglers from an earlier test's informer get 404. */
+  path = '';
+
   #handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url!, 'http://x');
+    if (url.pathname !== this.path) {
+      res.statusCode = 404;
+      res.end(JSON.stringify({ kind: 'Status', code: 404, reason: 'NotFound', message: 'not this test' }));
+      return;
+    }
     if (url.searchParams.get('watch') !== 'true') {
       this.lists.push(url.searchParams);
       const limit = Number(url.searchParams.get('limit') ?? 0);
@@ -87,11 +95,16 @@ describe('Informer', () => {
     await server.stop();
   });
 
+  let tests = 0;
+  const stops: AbortController[] = [];
+  // A failed assertion must not leave an informer retrying forever (the file would never end).
+  afterEach(() => stops.splice(0).forEach((s) => s.abort()));
   function informer(silenceMs = 10_000) {
     const events: string[] = [];
+    server.path = `/api/v1/things-${++tests}`;
     const inf = new Informer<Obj>({
       client,
-      path: '/api/v1/things',
+      path: server.path,
       pageSize: 2,
       silenceMs,
       backoffBaseMs: 20,
@@ -118,6 +131,7 @@ describe('Informer', () => {
     ];
     const { inf, events } = informer();
     const stop = new AbortController();
+    stops.push(stop);
     const running = inf.run(stop.signal);
     await inf.waitForSync();
     await until(() => events.includes('delete:a'), 'the second watch');
@@ -148,6 +162,7 @@ describe('Informer', () => {
     ];
     const { inf, events } = informer();
     const stop = new AbortController();
+    stops.push(stop);
     const running = inf.run(stop.signal);
     await inf.waitForSync();
     server.items = [obj('b', '5'), obj('c', '6')];
@@ -172,6 +187,7 @@ describe('Informer', () => {
     const listsBefore = server.lists.length;
     const { inf } = informer();
     const stop = new AbortController();
+    stops.push(stop);
     const running = inf.run(stop.signal);
     await until(() => inf.restarts.relist === 1, 'the relist');
     await until(() => server.lists.length >= listsBefore + 2, 'a second list');
@@ -191,6 +207,7 @@ describe('Informer', () => {
     ];
     const { inf, events } = informer();
     const stop = new AbortController();
+    stops.push(stop);
     const running = inf.run(stop.signal);
     await until(() => events.includes('add:z'), 'recovery');
     assert.ok(inf.restarts.error >= 3, JSON.stringify(inf.restarts));
@@ -204,6 +221,7 @@ describe('Informer', () => {
     server.script = [{ silent: true }, { events: [{ type: 'ADDED', object: obj('late', '130') }], end: 'hang' }];
     const { inf, events } = informer(300);
     const stop = new AbortController();
+    stops.push(stop);
     const running = inf.run(stop.signal);
     await until(() => events.includes('add:late'), 'the replacement watch');
     assert.equal(inf.restarts.silence, 1);
