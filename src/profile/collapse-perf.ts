@@ -348,6 +348,9 @@ export class PerfScriptCollapser {
   /** Process name ids by the header's bytes up to its ids. */
   private readonly processTable = new FrameTable();
   private keyBytes = Buffer.allocUnsafe(1024);
+  private keyView = viewOf(this.keyBytes);
+  private lastEventBytes = Buffer.alloc(0);
+  private lastEventName = '';
 
   constructor(options: PerfCollapseOptions & { maxLineLength?: number } = {}) {
     this.options = options;
@@ -430,7 +433,7 @@ export class PerfScriptCollapser {
         end = bytes.indexOf(newline, start);
         if (end < 0) end = length;
       }
-      this.slowLine(bytes, start, end, hash);
+      this.slowLine(bytes, view, start, end, hash);
       previous = -1;
       start = end + 1;
     }
@@ -453,14 +456,14 @@ export class PerfScriptCollapser {
   }
 
   /** A line not seen before (or not a frame): the patterns decide, and frame lines join the table. */
-  private slowLine(bytes: Buffer, start: number, end: number, hash: number): void {
+  private slowLine(bytes: Buffer, view: DataView, start: number, end: number, hash: number): void {
     if (end - start > this.maxLineLength) {
       this.lines++;
       this.malformed.add('(line longer than the limit)');
       return;
     }
     if (!isBlank(bytes[start])) {
-      if (bytes[start] !== 0x23 /* # */ && this.byteHeader(bytes, start, end)) this.lines++;
+      if (bytes[start] !== 0x23 /* # */ && this.byteHeader(bytes, view, start, end)) this.lines++;
       else this.line(bytes.toString('utf8', start, end));
       return;
     }
@@ -472,7 +475,7 @@ export class PerfScriptCollapser {
     if (key > 0) {
       for (let i = 0; i < key; i++) keyHash = Math.imul(keyHash ^ this.keyBytes[i], 0x01000193);
       keyHash = (keyHash ^ (keyHash >>> 15)) & 0x3fffffff;
-      const known = symbols.find(keyHash, this.keyBytes, viewOf(this.keyBytes), 0, key);
+      const known = symbols.find(keyHash, this.keyBytes, this.keyView, 0, key);
       if (known >= 0) {
         this.lines++;
         const id = symbols.id(known);
@@ -519,7 +522,10 @@ export class PerfScriptCollapser {
       symbolEnd = hex - 3;
     }
     const length = symbolEnd - symbol + (end - open);
-    if (length > this.keyBytes.length) this.keyBytes = Buffer.allocUnsafe(Math.max(length, this.keyBytes.length * 2));
+    if (length > this.keyBytes.length) {
+      this.keyBytes = Buffer.allocUnsafe(Math.max(length, this.keyBytes.length * 2));
+      this.keyView = viewOf(this.keyBytes);
+    }
     bytes.copy(this.keyBytes, 0, symbol, symbolEnd);
     bytes.copy(this.keyBytes, symbolEnd - symbol, open, end);
     return length;
@@ -648,7 +654,11 @@ export class PerfScriptCollapser {
   private header(line: string, match: RegExpExecArray): void {
     const event = eventPattern.exec(line);
     if (event && !this.keepsEvent(event[2])) return;
-    this.startSample(this.processId(match[1], match[2], match[3]), event?.[1] ?? '');
+    const period = event?.[1] ?? '';
+    this.startSample(
+      this.processId(match[1], match[2], match[3]),
+      period === '' || period === '0' ? 1 : Number(period),
+    );
   }
 
   /** Applies the event filter (the first event seen, unless one was chosen) and counts what it drops. */
@@ -671,8 +681,8 @@ export class PerfScriptCollapser {
     return this.frameId(name);
   }
 
-  private startSample(processId: number, period: string): void {
-    this.period = period === '' || period === '0' ? 1 : Number(period);
+  private startSample(processId: number, period: number): void {
+    this.period = period;
     const name = this.frameNames[processId];
     this.process = processId;
     // Perl truth: '' and '0' mean "no current sample", as undef does.
@@ -686,7 +696,7 @@ export class PerfScriptCollapser {
    * bytes. Returns false, having done nothing, when the bytes do not show a header with an event; the patterns
    * decide then.
    */
-  private byteHeader(bytes: Buffer, start: number, end: number): boolean {
+  private byteHeader(bytes: Buffer, view: DataView, start: number, end: number): boolean {
     // `^(\S.+?)\s+(\d+)\/*(\d+)*\s+`: the shortest command (two characters or more) that blanks, digits,
     // slashes, digits and a blank follow.
     if (isSpace(bytes[start])) return false;
@@ -726,13 +736,13 @@ export class PerfScriptCollapser {
     let colon = periodStart;
     if (periodStart < periodEnd) while (colon > start && isSpace(bytes[colon - 1])) colon--;
     if (colon === start || bytes[colon - 1] !== 0x3a) return false;
-    if (!this.keepsEvent(bytes.toString('utf8', eventStart, eventEnd - 1))) return true;
+    if (!this.keepsEvent(this.eventName(bytes, eventStart, eventEnd - 1))) return true;
 
     const keyEnd = tidEnd;
     let hash = 0;
     for (let i = start; i < keyEnd; i++) hash = Math.imul(hash ^ bytes[i], 0x01000193);
     hash = (hash ^ (hash >>> 15)) & 0x3fffffff;
-    const known = this.processTable.find(hash, bytes, viewOf(bytes), start, keyEnd);
+    const known = this.processTable.find(hash, bytes, view, start, keyEnd);
     let processId: number;
     if (known >= 0) processId = this.processTable.id(known);
     else {
@@ -743,8 +753,25 @@ export class PerfScriptCollapser {
       );
       this.processTable.add(hash, bytes, start, keyEnd, [processId]);
     }
-    this.startSample(processId, bytes.toString('latin1', periodStart, periodEnd));
+    const digits = periodEnd - periodStart;
+    let period = 0;
+    if (digits > 15) period = Number(bytes.toString('latin1', periodStart, periodEnd));
+    else for (let i = periodStart; i < periodEnd; i++) period = period * 10 + bytes[i] - 0x30;
+    // As upstream: no period, or the string '0', counts one sample ('00' counts nothing).
+    this.startSample(processId, digits === 0 || (digits === 1 && period === 0) ? 1 : period);
     return true;
+  }
+
+  /** The event's name, decoded only when it differs from the previous header's. */
+  private eventName(bytes: Buffer, start: number, end: number): string {
+    const last = this.lastEventBytes;
+    let same = last.length === end - start;
+    for (let i = 0; same && i < last.length; i++) same = last[i] === bytes[start + i];
+    if (!same) {
+      this.lastEventBytes = Buffer.from(bytes.subarray(start, end));
+      this.lastEventName = bytes.toString('utf8', start, end);
+    }
+    return this.lastEventName;
   }
 
   private cleanFrame(pc: string, rawSymbol: string, module: string, java: boolean): string[] | null {
