@@ -513,7 +513,8 @@ export class PerfScriptCollapser {
     if (i === word) return -1;
     while (i < end && isSpace(bytes[i])) i++;
     const symbol = i;
-    const close = bytes.lastIndexOf(0x29 /* ) */, end - 1);
+    let close = end - 1;
+    while (close >= symbol && bytes[close] !== 0x29 /* ) */) close--;
     if (close < symbol + 3) return -1;
     let open = close - 2;
     while (open > symbol && !(bytes[open] === 0x20 && bytes[open + 1] === 0x28)) open--;
@@ -535,8 +536,10 @@ export class PerfScriptCollapser {
       this.keyBytes = Buffer.allocUnsafe(Math.max(length, this.keyBytes.length * 2));
       this.keyView = viewOf(this.keyBytes);
     }
-    bytes.copy(this.keyBytes, 0, symbol, symbolEnd);
-    bytes.copy(this.keyBytes, symbolEnd - symbol, open, end);
+    const key = this.keyBytes;
+    let k = 0;
+    for (let j = symbol; j < symbolEnd; j++) key[k++] = bytes[j];
+    for (let j = open; j < end; j++) key[k++] = bytes[j];
     return length;
   }
 
