@@ -9,4 +9,7 @@ if (major < 24 || (major === 24 && minor < 11)) {
   );
   process.exit(1);
 }
+// Type-stripping and compiling our modules is most of a short command's start-up; Node caches the result on disk.
+const { enableCompileCache } = await import('node:module');
+enableCompileCache?.();
 await import('../src/cli/main.ts');
