@@ -78,7 +78,12 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   let elector: LeaderElector | undefined;
 
   const work = async (): Promise<void> => {
-    await informers.synced;
+    try {
+      await informers.synced;
+    } catch (err) {
+      if (options.signal.aborted) return; // shut down before the caches filled: nothing to stop
+      throw err;
+    }
     logger.info('caches synced', { traceJobs: controller.traceJobs.size, tracerPods: controller.tracerPods.size });
     if (!options.leaderElect) return controller.runWorkers(options.signal);
     elector = new LeaderElector({
