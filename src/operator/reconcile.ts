@@ -106,6 +106,7 @@ export class Reconciler {
    * AlreadyExists, a finalizer patch that conflicts.
    */
   readonly #expectations = new Map<string, Expectation>();
+  #sweptAt = 0;
   /** Writes of the reconciles in progress (workers run concurrently, one per key), settled into expectations. */
   readonly #inflight = new Map<string, Omit<Expectation, 'at'>>();
   /** Pods we asked to delete, by UID, so a lagging cache does not make us ask again. */
@@ -128,11 +129,13 @@ export class Reconciler {
     const written = this.#inflight.get(key);
     this.#inflight.delete(key);
     if (!written || (!written.staleVersions.size && !written.createdPods.size)) return;
-    this.#expectations.set(key, {
-      staleVersions: written.staleVersions,
-      createdPods: written.createdPods,
-      at: Date.now(),
-    });
+    const now = Date.now();
+    this.#expectations.set(key, { staleVersions: written.staleVersions, createdPods: written.createdPods, at: now });
+    // A key never reconciled again would keep its entry; the sweep is rare and linear.
+    if (this.#expectations.size > 1000 && now - this.#sweptAt > EXPECTATION_TTL_MS) {
+      this.#sweptAt = now;
+      for (const [k, e] of this.#expectations) if (now - e.at > EXPECTATION_TTL_MS) this.#expectations.delete(k);
+    }
   }
 
   #wroteJob(job: TraceJobObject): void {
