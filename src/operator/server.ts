@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { OperatorMetrics } from './metrics.ts';
 
 /** `:8080`, `127.0.0.1:8080` or `0` (any free port, for tests). */
-export function parseAddress(address: string): { host?: string; port: number } {
+function parseAddress(address: string): { host?: string; port: number } {
   const match = /^(?:(.*):)?(\d+)$/.exec(address);
   if (!match)
     throw new Error(`--metrics-addr: ${JSON.stringify(address)} is not [host]:port; accepted: :8080, 127.0.0.1:8080`);

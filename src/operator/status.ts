@@ -126,7 +126,7 @@ type TracerState =
   | { state: 'Failed'; reason: Reason; message: string; result?: TracerResult };
 
 /** The state of one tracer pod, read from what the kubelet reported. */
-export function tracerState(observation: TracerPodObservation, now: Date, startTimeoutSeconds: number): TracerState {
+function tracerState(observation: TracerPodObservation, now: Date, startTimeoutSeconds: number): TracerState {
   const { pod, node } = observation;
   if (observation.gone) {
     return {

@@ -16,8 +16,8 @@ import {
 import type { Target } from './targets.ts';
 
 export const PLAN_ENV = 'TRACEJOB_PLAN';
-export const TERMINATION_MESSAGE_PATH = '/dev/termination-log';
-export const RUNNER_CONTAINER = 'runner';
+const TERMINATION_MESSAGE_PATH = '/dev/termination-log';
+const RUNNER_CONTAINER = 'runner';
 
 /** What the tracer pod needs from a TraceJob whose spec passed validation. */
 export interface TraceJobForPods {
@@ -37,7 +37,7 @@ export interface TraceJobForPods {
  * The runner plan for one node, checked against the runner's own schema: a plan the runner would refuse must fail
  * here, in the controller, rather than in a privileged pod on a production node.
  */
-export function runnerPlan(job: TraceJobForPods, node: string, targets: readonly Target[]): RunnerPlan {
+function runnerPlan(job: TraceJobForPods, node: string, targets: readonly Target[]): RunnerPlan {
   return RunnerPlanSchema.parse({
     traceJob: { namespace: job.namespace, name: job.name, uid: job.uid },
     node,
@@ -151,7 +151,7 @@ function safeJson(text: string): unknown {
   }
 }
 
-export function tracerPod(job: TraceJobForPods, node: string, plan: RunnerPlan, config: OperatorConfig): V1Pod {
+function tracerPod(job: TraceJobForPods, node: string, plan: RunnerPlan, config: OperatorConfig): V1Pod {
   const { volumes, mounts } = hostMounts(job.storage.config);
   const ptraceOnly = PTRACE_ONLY.has(job.tracer.type);
   return {
