@@ -254,6 +254,25 @@ test('values reach the manifests: image, pull secrets, resources, scheduling, tr
   assert.equal((find(objects, 'Deployment').spec as { replicas: number }).replicas, 3);
 });
 
+test('NODE_OPTIONS bounds the operator heap by default; the value sets or removes it, and only Node flags pass', async () => {
+  const envOf = async (...set: string[]) => {
+    const pod = (find(await render(...set), 'Deployment').spec as { template: { spec: Record<string, never> } })
+      .template.spec;
+    const env = ((pod.containers as { env: { name: string; value: string }[] }[])[0]!.env ?? []).filter(
+      (e) => e.name === 'NODE_OPTIONS',
+    );
+    return env.map((e) => e.value);
+  };
+  assert.deepEqual(await envOf(), ['--max-old-space-size=96']);
+  assert.deepEqual(await envOf('nodeOptions=--max-old-space-size=200 --enable-source-maps'), [
+    '--max-old-space-size=200 --enable-source-maps',
+  ]);
+  assert.deepEqual(await envOf('nodeOptions='), []);
+  for (const hostile of ['x;rm -rf /', '--require=/tmp/x $(id)', '\\`id\\`']) {
+    await assert.rejects(render(`nodeOptions=${hostile}`), /nodeOptions/);
+  }
+});
+
 test('values.schema.json refuses bad values with the field named', async () => {
   const cases: [string, RegExp][] = [
     ['replicaCount=-1', /replicaCount/],
