@@ -19,7 +19,7 @@ before(async () => {
     env.startWorkload('c-runner', 'c-runner', { 'e2e-pair': 'yes' }),
     env.startWorkload('node-js', 'node'),
   ]);
-  for (const name of ['perf-c', 'perf-node', 'profile-pair']) {
+  for (const name of ['perf-c', 'perf-node', 'profile-pair', 'profile-bpftrace']) {
     const applied = await env.applyFixture(`${name}.yaml`);
     assert.equal(applied.code, 0, applied.stderr);
     assert.match(applied.stdout, new RegExp(`tracejob.tracejob.dev/${name} created`));
@@ -95,42 +95,42 @@ test('a Node.js workload run with --perf-basic-prof shows its JavaScript functio
   );
 });
 
-test(
-  'a selector matching two pods: one result per target and a merged flame graph (bpftrace engine)',
-  requirements,
-  async () => {
-    const job = await succeeded('profile-pair');
-    const targets = job.status?.targets ?? [];
-    assert.deepEqual(targets.map((t) => t.pod).sort(), ['c-demo', 'c-runner']);
-    for (const t of targets) {
-      assert.equal(t.state, 'Succeeded', JSON.stringify(t));
-      assert.ok((t.pids?.length ?? 0) >= 1, JSON.stringify(t));
-    }
-    // One profile per pod, each with its own workload's hot function and not the other's.
-    for (const [pod, own, other] of [
-      ['c-demo', hotFunctions['c-demo'], hotFunctions['c-runner']],
-      ['c-runner', hotFunctions['c-runner'], hotFunctions['c-demo']],
-    ] as const) {
-      const folded = await artifactText(job, `${pod}.stacks.folded`);
-      assert.match(
-        folded,
-        new RegExp(`;${own} \\d+`),
-        `${pod}: ${folded.slice(0, 500)}\n${JSON.stringify(job.status)}`,
-      );
-      assert.doesNotMatch(folded, new RegExp(`;${other}[; ]`));
-    }
-    const merged = await artifactText(job, 'flamegraph.svg');
-    for (const hot of [hotFunctions['c-demo'], hotFunctions['c-runner']]) {
-      assert.match(merged, new RegExp(`<title>${hot} \\(`), `the merged flame graph lacks ${hot}`);
-    }
-    // bpftrace prints frames as function+offset; one function must stay one frame.
-    const mergedFolded = await artifactText(job, 'stacks.folded');
-    assert.doesNotMatch(mergedFolded, /tracejob_\w+\+\d+/);
-    const top = job.status?.summary?.topFrames.map((f) => f.frame) ?? [];
-    assert.ok(
-      top.includes(hotFunctions['c-demo']) && top.includes(hotFunctions['c-runner']),
-      `status.summary.topFrames: ${top.join(', ')}`,
-    );
-    assert.equal(new Set(top).size, top.length);
-  },
-);
+test('a selector matching two pods: one result per target and a merged flame graph', requirements, async () => {
+  const job = await succeeded('profile-pair');
+  const targets = job.status?.targets ?? [];
+  assert.deepEqual(targets.map((t) => t.pod).sort(), ['c-demo', 'c-runner']);
+  for (const t of targets) {
+    assert.equal(t.state, 'Succeeded', JSON.stringify(t));
+    assert.ok((t.pids?.length ?? 0) >= 1, JSON.stringify(t));
+  }
+  // One profile per pod, each with its own workload's hot function and not the other's.
+  for (const [pod, own, other] of [
+    ['c-demo', hotFunctions['c-demo'], hotFunctions['c-runner']],
+    ['c-runner', hotFunctions['c-runner'], hotFunctions['c-demo']],
+  ] as const) {
+    const folded = await artifactText(job, `${pod}.stacks.folded`);
+    assert.match(folded, new RegExp(`;${own} \\d+`), `${pod}: ${folded.slice(0, 500)}\n${JSON.stringify(job.status)}`);
+    assert.doesNotMatch(folded, new RegExp(`;${other}[; ]`));
+  }
+  const merged = await artifactText(job, 'flamegraph.svg');
+  for (const hot of [hotFunctions['c-demo'], hotFunctions['c-runner']]) {
+    assert.match(merged, new RegExp(`<title>${hot} \\(`), `the merged flame graph lacks ${hot}`);
+  }
+  const top = job.status?.summary?.topFrames.map((f) => f.frame) ?? [];
+  assert.ok(
+    top.includes(hotFunctions['c-demo']) && top.includes(hotFunctions['c-runner']),
+    `status.summary.topFrames: ${top.join(', ')}`,
+  );
+  assert.equal(new Set(top).size, top.length);
+});
+
+test('the bpftrace profile engine: the hot function leads, one frame per function', requirements, async () => {
+  const job = await succeeded('profile-bpftrace');
+  const hot = hotFunctions['c-runner'];
+  assert.equal(job.status?.summary?.topFrames[0]?.frame, hot, JSON.stringify(job.status));
+  const folded = await artifactText(job, 'stacks.folded');
+  assert.match(folded, new RegExp(`;main;(tracejob_outer;)?${hot} \\d+`), folded.slice(0, 1000));
+  // bpftrace prints frames as function+offset: they are folded without it.
+  assert.doesNotMatch(folded, /tracejob_\w+\+\d+/);
+  assert.match(await artifactText(job, 'flamegraph.svg'), new RegExp(`<title>${hot} \\(`));
+});
