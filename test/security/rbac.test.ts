@@ -213,7 +213,7 @@ describe('kubectl auth can-i against the installed chart', () => {
     const policy = await cluster.kubectl([
       'patch',
       TP,
-      'tracejob-default',
+      'default',
       '--type=merge',
       '-p',
       '{"spec":{"allowCustomBpftrace":true}}',
