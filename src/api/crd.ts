@@ -18,6 +18,7 @@ import {
   TraceJobStatusSchema,
   VERSION,
 } from './tracejob.ts';
+import { DNS_LABEL } from './common.ts';
 
 export type JSONSchemaProps = Record<string, unknown>;
 
@@ -147,6 +148,12 @@ export function traceJobCrd(): JSONSchemaProps {
                 {
                   rule: `size(self.metadata.name) <= ${MAX_NAME_LENGTH}`,
                   message: `metadata.name: at most ${MAX_NAME_LENGTH} characters are accepted (the name becomes a label value on tracer pods)`,
+                },
+                {
+                  // The API server accepts dots in a custom resource's name; a label value of a tracer pod does not.
+                  rule: `self.metadata.name.matches('${DNS_LABEL.source}')`,
+                  message:
+                    'metadata.name: accepted: lowercase letters, digits and "-" (the name becomes a label value on tracer pods)',
                 },
               ],
             },

@@ -484,10 +484,10 @@ const cases: Case[] = [
     outcome: { refused: /63/ },
   },
   {
-    // A valid object name for the API server, but not a label-safe one: the controller refuses it.
+    // A valid object name for a custom resource, but not a label-safe one: refused by the CRD's CEL rule.
     name: `${'a'.repeat(61)}.b`,
     spec: { target: web, tracer: profile, duration: '5s' },
-    outcome: { denied: /metadata\.name: accepted: lowercase letters, digits and "-"/, reason: 'InvalidSpec' },
+    outcome: { refused: /metadata\.name: accepted: lowercase letters, digits and "-"/ },
   },
   // The operator's own namespace.
   {
