@@ -5,8 +5,17 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dump } from 'js-yaml';
+import type { V1Pod } from '@kubernetes/client-node';
+import { localConfig } from '../../src/operator/config.ts';
+import { startOperator } from '../../src/operator/index.ts';
+import type { ClusterAccess } from '../../src/operator/kubeconfig.ts';
+import { NAME_ANNOTATION } from '../../src/operator/names.ts';
 import { useCluster, type TestCluster } from '../support/cluster.ts';
+import { manifest } from '../operator/builders.ts';
+import { Harness, createReadyNode, createRunningPod, finishTracerPod, runTracerPod } from '../operator/harness.ts';
 
 const chart = join(import.meta.dirname, '..', '..', 'charts', 'tracejob-operator');
 const suffix = randomBytes(3).toString('hex');
@@ -20,6 +29,7 @@ const tracerSa = `system:serviceaccount:${tracerNs}:tracejob-tracer`;
 const [editor, viewer, admin] = ['alice', 'bob', 'carol'].map((u) => `${u}-${suffix}`) as [string, string, string];
 
 let cluster: TestCluster;
+let resultsDir: string | undefined;
 
 async function ok(what: string, r: Promise<{ stdout: string; stderr: string; code: number }>): Promise<string> {
   const out = await r;
@@ -68,6 +78,7 @@ before(async () => {
 });
 
 after(async () => {
+  if (resultsDir) await rm(resultsDir, { recursive: true, force: true });
   if (!cluster) return;
   if (cluster.isDevCluster) return cluster.stop();
   await cluster.helm(['uninstall', release, '--namespace', operatorNs]);
@@ -223,5 +234,81 @@ describe('kubectl auth can-i against the installed chart', () => {
     assert.match(policy.stderr, /forbidden/i);
     const asViewer = await cluster.kubectl(['delete', TJ, 'probe', '-n', team, `--as=${viewer}`]);
     assert.match(asViewer.stderr, /forbidden/i);
+    await ok('editor deletes', cluster.kubectl(['delete', TJ, 'probe', '-n', team, `--as=${editor}`]));
+  });
+
+  test('the operator, impersonating its ServiceAccount, runs a TraceJob to the end with only these permissions', async (t) => {
+    if (!cluster.isDevCluster) return t.skip('needs fake nodes, which only the development cluster gets here');
+    resultsDir = await mkdtemp(join(tmpdir(), 'tracejob-rbac-results-'));
+    const h = await Harness.connect(cluster.kubeconfigPath, resultsDir);
+    const node = `rbac-node-${suffix}`;
+    await createReadyNode(h, node);
+    await createRunningPod(h, team, 'web-0', node);
+    const asOperator: ClusterAccess = {
+      server: h.access.server,
+      authenticate: async () => {
+        const options = await h.access.authenticate();
+        return {
+          ...options,
+          headers: {
+            ...options.headers,
+            'Impersonate-User': operatorSa,
+            'Impersonate-Group': ['system:serviceaccounts', `system:serviceaccounts:${operatorNs}`],
+          },
+        };
+      },
+    };
+    const refused: string[] = [];
+    const abort = new AbortController();
+    const operator = await startOperator({
+      access: asOperator,
+      config: localConfig(resultsDir, { tracerNamespace: tracerNs, tracerImage: 'localhost/tracejob:dev' }),
+      metricsAddr: '127.0.0.1:0',
+      leaderElect: true,
+      identity: `rbac-${suffix}`,
+      signal: abort.signal,
+      onRequest: (method, path, code) => {
+        if (code === 401 || code === 403) refused.push(`${method} ${path} ${code}`);
+      },
+    });
+    operator.done.catch(() => {});
+    try {
+      const job = dump({
+        apiVersion: 'tracejob.dev/v1alpha1',
+        kind: 'TraceJob',
+        metadata: { name: 'as-operator', namespace: team },
+        spec: { target: { pod: 'web-0' }, tracer: { type: 'profile' }, duration: '5s' },
+      });
+      await ok('editor creates a TraceJob', cluster.kubectl(['create', '-f', '-', `--as=${editor}`], { input: job }));
+      const pod = await h.until(async () => {
+        const pods = await h.client.request<{ items: V1Pod[] }>('GET', `/api/v1/namespaces/${tracerNs}/pods`);
+        return pods.items.find((p) => p.metadata?.annotations?.[NAME_ANNOTATION] === 'as-operator');
+      }, 'the tracer pod');
+      assert.equal(pod.spec?.serviceAccountName, 'tracejob-tracer');
+      await runTracerPod(h, pod);
+      await finishTracerPod(h, pod, {
+        exitCode: 0,
+        message: JSON.stringify(
+          manifest({ targets: [{ namespace: team, pod: 'web-0', state: 'Succeeded', pids: [7] }] }),
+        ),
+      });
+      const { job: done } = await h.phasesUntilFinished(team, 'as-operator');
+      assert.equal(done.status?.phase, 'Succeeded', done.status?.message);
+      assert.equal(done.status?.policy, 'default');
+      await ok(
+        'editor deletes it',
+        cluster.kubectl(['delete', TJ, 'as-operator', '-n', team, `--as=${editor}`, '--timeout=30s']),
+      );
+      assert.ok(operator.isLeader(), 'held the lease the chart lets it renew');
+      assert.deepEqual(refused, [], 'requests the chart does not allow');
+    } catch (err) {
+      const status = (await h.getTraceJob(team, 'as-operator'))?.status;
+      throw new Error(`${String(err)}; refused: ${refused.join(', ')}; status: ${JSON.stringify(status)}`, {
+        cause: err,
+      });
+    } finally {
+      abort.abort();
+      await operator.done.catch(() => {});
+    }
   });
 });
