@@ -39,7 +39,7 @@ test(
         '--mount',
         '--pid',
         '--fork',
-      '--kill-child',
+        '--kill-child',
         '--propagation',
         'private',
         'sh',
