@@ -23,6 +23,11 @@ export interface SuperviseOptions {
    * start (bpftrace compiling under load) does not eat the trace. Without it within `startupTimeoutMs`, it is stopped.
    */
   readyPattern?: RegExp;
+  /**
+   * Resolves once the tracer records (perf acknowledging `enable` on its control FIFO): the duration counts from
+   * there, as with `readyPattern`; a rejection stops the tracer.
+   */
+  waitReady?: (signal: AbortSignal) => Promise<void>;
   startupTimeoutMs?: number;
   /** Host PIDs whose exit ends the trace early (checked twice a second). */
   watchPids?: number[];
@@ -118,7 +123,7 @@ export async function supervise(options: SuperviseOptions): Promise<SuperviseRes
   };
 
   let deadline: NodeJS.Timeout | undefined;
-  let ready = options.readyPattern === undefined;
+  let ready = options.readyPattern === undefined && options.waitReady === undefined;
   let seen = '';
   const startClock = () => {
     clearTimeout(deadline);
@@ -136,6 +141,17 @@ export async function supervise(options: SuperviseOptions): Promise<SuperviseRes
     pump(child.stdout, stdout, () => stop('output-cap'), onStdout),
     pump(child.stderr, stderr, () => undefined),
   ];
+  const readiness = new AbortController();
+  options
+    .waitReady?.(readiness.signal)
+    .then(() => {
+      if (ready || stopping) return;
+      ready = true;
+      startClock();
+    })
+    .catch(() => {
+      if (!readiness.signal.aborted) stop('deadline');
+    });
   if (ready) startClock();
   else deadline = setTimeout(() => stop('deadline'), options.startupTimeoutMs ?? 120_000);
   const onAbort = () => stop('aborted');
@@ -160,6 +176,7 @@ export async function supervise(options: SuperviseOptions): Promise<SuperviseRes
     clearTimeout(deadline);
     clearTimeout(killTimer);
     clearInterval(poll);
+    readiness.abort();
     options.signal?.removeEventListener('abort', onAbort);
     active.delete(pgid);
   }

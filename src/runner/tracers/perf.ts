@@ -1,5 +1,9 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { openSync } from 'node:fs';
+import { constants, type FileHandle, open, readFile, writeFile } from 'node:fs/promises';
+import { Socket } from 'node:net';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { PerfOptions } from '../../api/tracejob.ts';
 import { JitMapMirror } from '../jitmaps.ts';
 import { cgroupProcsBelow, describeProcess, type TargetProcess } from '../resolve.ts';
@@ -22,11 +26,15 @@ export function perfRecordArgv(
   options: PerfOptions,
   target: { pids: number[] } | { cgroup: string },
   dataPath: string,
+  control?: { ctl: string; ack: string },
 ): string[] {
   const events = options.events ?? ['cpu-clock'];
   // --buildid-mmap: the kernel records each mapping's build-id while the process lives, so perf script can find the
   // file in the build-id cache (see SymbolCapture) after the process and its mount namespace are gone.
   const argv = ['record', '-F', String(options.frequency), '--buildid-mmap', '-o', dataPath];
+  // Events start disabled and are enabled through the control FIFO once perf is set up (see perfControl): with -a or
+  // a cgroup filter, perf's start-up alone can take seconds under load, which would otherwise eat the duration.
+  if (control) argv.push('-D', '-1', '--control', `fifo:${control.ctl},${control.ack}`);
   argv.push(...('pids' in target ? ['-p', target.pids.join(',')] : ['-a']));
   argv.push(...(options.callGraph === 'dwarf' ? ['--call-graph', 'dwarf'] : ['-g']));
   // Without kernel stacks, kernel-mode samples are not taken at all: no kernel address reaches the output.
@@ -72,9 +80,11 @@ export function perfRecord(options: PerfOptions, wholeContainer = false): Tracer
       }, 1000);
       let notes: string[];
       let stoppedBy;
+      const control = await perfControl(ctx.workDir);
       try {
         const recorded = await supervise({
-          argv: [perf, ...perfRecordArgv(options, target, dataPath)],
+          argv: [perf, ...perfRecordArgv(options, target, dataPath, control)],
+          waitReady: control.waitReady,
           durationMs: ctx.durationMs,
           graceMs: ctx.graceMs,
           cwd: ctx.workDir,
@@ -188,6 +198,50 @@ export function parsePerfStatCsv(text: string): PerfCounter[] {
     });
   }
   return counters;
+}
+
+/**
+ * FIFOs for `perf record --control`: `waitReady` asks perf to enable its events and resolves when perf acknowledges,
+ * that is when it is recording. Both ends are opened read-write, so neither side blocks on the other's open, and the
+ * `enable` written before perf opens its end waits in the pipe.
+ */
+async function perfControl(workDir: string): Promise<{
+  ctl: string;
+  ack: string;
+  waitReady: (signal: AbortSignal) => Promise<void>;
+}> {
+  const ctl = join(workDir, 'perf-ctl.fifo');
+  const ack = join(workDir, 'perf-ack.fifo');
+  await promisify(execFile)('mkfifo', ['-m', '600', ctl, ack]);
+  const waitReady = async (signal: AbortSignal) => {
+    let ctlFile: FileHandle | undefined;
+    let ackPipe: Socket | undefined;
+    try {
+      ctlFile = await open(ctl, constants.O_RDWR | constants.O_NONBLOCK);
+      // A raw descriptor the socket owns and closes (opening a FIFO non-blocking does not wait).
+      ackPipe = new Socket({
+        fd: openSync(ack, constants.O_RDWR | constants.O_NONBLOCK),
+        readable: true,
+        writable: false,
+      });
+      const pipe = ackPipe;
+      const acknowledged = new Promise<void>((resolve, reject) => {
+        let seen = '';
+        pipe.on('data', (chunk: Buffer) => {
+          seen += chunk.toString('utf8');
+          if (seen.includes('ack\n')) resolve();
+        });
+        pipe.once('error', reject);
+        signal.addEventListener('abort', () => reject(new Error('perf ended before it recorded')), { once: true });
+      });
+      await ctlFile.write('enable\n');
+      await acknowledged;
+    } finally {
+      ackPipe?.destroy();
+      await ctlFile?.close();
+    }
+  };
+  return { ctl, ack, waitReady };
 }
 
 /** The processes now in the container's cgroup: those known, plus newcomers described from /proc. */
