@@ -27,6 +27,7 @@ const requirements = needs('root', 'runc', 'cc', 'perf', 'bpftrace');
 const run = promisify(execFile);
 const cli = new URL('../../bin/tracejob.js', import.meta.url).pathname;
 const nodeBinary = process.execPath;
+const checkoutDir = new URL('../../', import.meta.url).pathname.replace(/\/$/, '');
 let workloads: Awaited<ReturnType<typeof buildWorkloads>>;
 let dir: string;
 let root: string;
@@ -66,6 +67,8 @@ async function container(cgroup: string, args: string[]): Promise<RunningContain
     mounts: [
       { source: workloads.dir, destination: '/workloads', readOnly: true },
       { source: new URL('../fixtures/runner/', import.meta.url).pathname, destination: '/fixtures', readOnly: true },
+      // The Node.js workload runs the checkout's Node binary; a checkout under /tmp is hidden by the private /tmp.
+      { source: checkoutDir, destination: checkoutDir, readOnly: true },
     ],
     stdoutPath: join(dir, `${runcId}.log`),
     stderrPath: join(dir, `${runcId}.log`),
