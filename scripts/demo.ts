@@ -5,8 +5,8 @@
  * the flame graph and exits non-zero unless it shows the hot function.
  */
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import S3rver from 's3rver';
 import { startDevCluster, type DevCluster } from '../src/devcluster/index.ts';
 import { kubeTools } from '../src/devcluster/kube-tools.ts';
+import { startLocalOperator } from '../src/devcluster/local-operator.ts';
 
 const run = promisify(execFile);
 const checkout = resolve(dirname(new URL(import.meta.url).pathname), '..');
@@ -160,102 +161,21 @@ async function main(): Promise<number> {
     const endpoint = `http://127.0.0.1:${s3Address.port}`;
     console.log(`    endpoint: ${endpoint}, bucket: ${BUCKET}`);
 
-    step('helm install tracejob charts/tracejob-operator (CRDs, RBAC, tracer namespace, default TracePolicy)');
-    // The operator runs out of cluster (replicaCount 0), as every operator's `make run` does, with the configuration
-    // the chart rendered into its ConfigMap, so the demo exercises the same settings an in-cluster install gets.
-    const values = {
-      replicaCount: 0,
-      tracer: { namespace: { name: TRACER_NAMESPACE, create: true } },
-      storage: {
-        default: 's3',
-        profiles: {
-          s3: {
-            type: 's3',
-            endpoint,
-            region: 'us-east-1',
-            bucket: BUCKET,
-            prefix: 'traces',
-            forcePathStyle: true,
-            credentialsSecret: 's3-credentials',
-            presignExpirySeconds: 3600,
-          },
-        },
-      },
-    };
-    const valuesPath = join(workDir, 'values.json');
-    await writeFile(valuesPath, JSON.stringify(values));
-    const { helm } = await kubeTools();
-    await run(helm, [
-      '--kubeconfig',
+    step('helm install tracejob charts/tracejob-operator, then the operator out of cluster with the rendered config');
+    const operator = await startLocalOperator({
       kubeconfig,
-      'install',
-      'tracejob',
-      join(checkout, 'charts', 'tracejob-operator'),
-      '--namespace',
-      'tracejob-operator',
-      '--create-namespace',
-      '--values',
-      valuesPath,
-      '--wait',
-      '--timeout',
-      '60s',
-    ]);
+      workDir,
+      store: { endpoint, bucket: BUCKET, accessKeyId: S3_KEY, secretAccessKey: S3_KEY },
+      tracerNamespace: TRACER_NAMESPACE,
+      operatorNamespace: 'tracejob-operator',
+    });
+    cleanups.push(() => operator.stop());
+    console.log(`    operator logs: ${operator.logPath}`);
     await kubectl(
       kubeconfig,
       ['apply', '-f', '-'],
       JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'demo' } }),
     );
-    await kubectl(
-      kubeconfig,
-      ['apply', '-f', '-'],
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 's3-credentials', namespace: TRACER_NAMESPACE },
-        stringData: { accessKeyId: S3_KEY, secretAccessKey: S3_KEY },
-      }),
-    );
-
-    step("starting the operator out of cluster (tracejob operator --kubeconfig ... --config <the chart's ConfigMap>)");
-    const configPath = join(workDir, 'operator.yaml');
-    await writeFile(
-      configPath,
-      await kubectl(kubeconfig, [
-        'get',
-        'configmap',
-        'tracejob-tracejob-operator',
-        '-n',
-        'tracejob-operator',
-        '-o',
-        'jsonpath={.data.config\\.yaml}',
-      ]),
-    );
-    const operatorLog = join(workDir, 'operator.log');
-    const operator: ChildProcess = spawn(
-      process.execPath,
-      [
-        join(checkout, 'bin', 'tracejob.js'),
-        'operator',
-        '--kubeconfig',
-        kubeconfig,
-        '--config',
-        configPath,
-        '--metrics-addr',
-        '127.0.0.1:0',
-      ],
-      {
-        stdio: ['ignore', 'ignore', 'pipe'],
-        env: { ...process.env, AWS_ACCESS_KEY_ID: S3_KEY, AWS_SECRET_ACCESS_KEY: S3_KEY },
-      },
-    );
-    operator.stderr?.pipe(createWriteStream(operatorLog));
-    cleanups.push(async () => {
-      if (operator.exitCode !== null) return;
-      const exited = new Promise((r) => operator.once('exit', r));
-      operator.kill('SIGTERM');
-      await exited;
-    });
-    console.log(`    logs: ${operatorLog}`);
 
     step('starting the workload pod demo/web-0');
     await kubectl(kubeconfig, ['apply', '-f', '-'], workloadPod(binary));
@@ -275,7 +195,9 @@ async function main(): Promise<number> {
     step('kubectl get tracejobs -n demo');
     console.log(await kubectl(kubeconfig, ['get', 'tracejobs', '-n', 'demo']));
     if (status.phase !== 'Succeeded') {
-      console.error(`the TraceJob failed: ${status.message ?? '(no message)'}; operator logs: ${operatorLog}`);
+      console.error(
+        `the TraceJob failed: ${status.message ?? '(no message)'}; operator logs: ${join(workDir, 'operator.log')}`,
+      );
       return 1;
     }
 

@@ -11,21 +11,19 @@
  * default gcc:12), TRACEJOB_E2E_NODE_IMAGE (default node:24-slim).
  */
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import S3rver from 's3rver';
+import { startLocalOperator } from '../../src/devcluster/local-operator.ts';
 import { useCluster, type KubectlResult, type TestCluster } from './cluster.ts';
 
 const checkout = new URL('../..', import.meta.url).pathname;
 const BUCKET = 'tracejob-results';
 const S3_KEY = 'S3RVER';
-const RELEASE = 'tracejob';
 
 export interface TraceJobStatus {
   phase?: string;
@@ -126,15 +124,16 @@ export async function useEnvironment(name: string): Promise<Environment> {
       });
       cleanups.push(async () => client.destroy());
       s3 = { endpoint, client };
-      operator = await installOperator({
-        cluster,
-        kubectl,
-        dir,
-        endpoint,
+      const local = await startLocalOperator({
+        kubeconfig: cluster.kubeconfigPath,
+        workDir: dir,
+        store: { endpoint, bucket: BUCKET, accessKeyId: S3_KEY, secretAccessKey: S3_KEY },
         tracerNamespace,
         operatorNamespace,
-        cleanups,
       });
+      // Before the cluster stops: an operator whose API server is gone only logs errors.
+      cleanups.push(() => local.stop());
+      operator = local;
     }
 
     const namespace = `e2e-${name}-${random()}`;
@@ -259,114 +258,6 @@ export async function useEnvironment(name: string): Promise<Environment> {
     await stop();
     throw err;
   }
-}
-
-async function installOperator(args: {
-  cluster: TestCluster;
-  kubectl: (args: string[], options?: { input?: string }) => Promise<string>;
-  dir: string;
-  endpoint: string;
-  tracerNamespace: string;
-  operatorNamespace: string;
-  cleanups: (() => Promise<unknown>)[];
-}): Promise<{ restart(): Promise<void>; log(): Promise<string> }> {
-  const { cluster, kubectl, dir, endpoint, tracerNamespace, operatorNamespace, cleanups } = args;
-  const values = {
-    replicaCount: 0,
-    tracer: { namespace: { name: tracerNamespace, create: true } },
-    storage: {
-      default: 's3',
-      profiles: {
-        s3: {
-          type: 's3',
-          endpoint,
-          region: 'us-east-1',
-          bucket: BUCKET,
-          prefix: 'traces',
-          forcePathStyle: true,
-          credentialsSecret: 's3-credentials',
-          presignExpirySeconds: 3600,
-        },
-      },
-    },
-  };
-  const valuesPath = join(dir, 'values.json');
-  await writeFile(valuesPath, JSON.stringify(values));
-  const helm = await cluster.helm([
-    'install',
-    RELEASE,
-    join(checkout, 'charts', 'tracejob-operator'),
-    '--namespace',
-    operatorNamespace,
-    '--create-namespace',
-    '--values',
-    valuesPath,
-    '--wait',
-    '--timeout',
-    '60s',
-  ]);
-  if (helm.code !== 0) throw new Error(`helm install failed: ${helm.stderr}`);
-  await kubectl(['apply', '-f', '-'], {
-    input: JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 's3-credentials', namespace: tracerNamespace },
-      stringData: { accessKeyId: S3_KEY, secretAccessKey: S3_KEY },
-    }),
-  });
-  const configPath = join(dir, 'operator.yaml');
-  await writeFile(
-    configPath,
-    await kubectl([
-      'get',
-      'configmap',
-      `${RELEASE}-tracejob-operator`,
-      '-n',
-      operatorNamespace,
-      '-o',
-      'jsonpath={.data.config\\.yaml}',
-    ]),
-  );
-  const logPath = join(dir, 'operator.log');
-  let child: ChildProcess | undefined;
-  const start = () => {
-    const started = spawn(
-      process.execPath,
-      [
-        join(checkout, 'bin', 'tracejob.js'),
-        'operator',
-        '--kubeconfig',
-        cluster.kubeconfigPath,
-        '--config',
-        configPath,
-        '--metrics-addr',
-        '127.0.0.1:0',
-      ],
-      {
-        stdio: ['ignore', 'ignore', 'pipe'],
-        env: { ...process.env, AWS_ACCESS_KEY_ID: S3_KEY, AWS_SECRET_ACCESS_KEY: S3_KEY },
-      },
-    );
-    started.stderr?.pipe(createWriteStream(logPath, { flags: 'a' }));
-    child = started;
-  };
-  const kill = async (signal: NodeJS.Signals) => {
-    const running = child;
-    if (!running || running.exitCode !== null || running.signalCode !== null) return;
-    const exited = new Promise((r) => running.once('exit', r));
-    running.kill(signal);
-    await exited;
-  };
-  start();
-  // Before the cluster stops: an operator whose API server is gone only logs errors.
-  cleanups.push(() => kill('SIGTERM'));
-  return {
-    async restart() {
-      await kill('SIGKILL');
-      start();
-    },
-    log: () => readFile(logPath, 'utf8').catch(() => ''),
-  };
 }
 
 function policy(name: string, namespace: string): object {
