@@ -12,6 +12,11 @@ export interface SuperviseOptions {
   durationMs: number;
   /** After SIGINT, how long to wait before SIGKILL. */
   graceMs?: number;
+  /**
+   * Repeat SIGINT at this interval during the grace period, for tracers that can miss one: bpftrace 0.17 only notices
+   * SIGINT when it interrupts its epoll_wait, so one that arrives while it attaches probes is lost for good.
+   */
+  repeatInterruptMs?: number;
   /** Where stdout and stderr go (files, truncated first); discarded when not given. */
   stdoutPath?: string;
   stderrPath?: string;
@@ -111,12 +116,17 @@ export async function supervise(options: SuperviseOptions): Promise<SuperviseRes
   let killed = false;
   let stopping = false;
   let killTimer: NodeJS.Timeout | undefined;
+  let repeatTimer: NodeJS.Timeout | undefined;
   const stop = (reason: StopReason) => {
     if (stopping) return;
     stopping = true;
     stoppedBy = reason;
     signalGroup(pgid, 'SIGINT');
+    if (options.repeatInterruptMs !== undefined) {
+      repeatTimer = setInterval(() => signalGroup(pgid, 'SIGINT'), options.repeatInterruptMs);
+    }
     killTimer = setTimeout(() => {
+      clearInterval(repeatTimer);
       killed = true;
       signalGroup(pgid, 'SIGKILL');
     }, graceMs);
@@ -175,6 +185,7 @@ export async function supervise(options: SuperviseOptions): Promise<SuperviseRes
   } finally {
     clearTimeout(deadline);
     clearTimeout(killTimer);
+    clearInterval(repeatTimer);
     clearInterval(poll);
     readiness.abort();
     options.signal?.removeEventListener('abort', onAbort);

@@ -114,6 +114,8 @@ async function runBpftrace(
     maxStderrBytes: 1 << 20,
     // bpftrace compiles and attaches before it prints this; under load that can take seconds of the duration.
     readyPattern: /^Attaching \d+ probes?\.\.\./m,
+    // That line comes before the probes are attached, and a SIGINT during the attach is lost (see supervise).
+    repeatInterruptMs: 1000,
     // Stacks are symbolized when the map is printed: stop while the targets still exist.
     watchPids: stacks ? ctx.processes.map((p) => p.pid) : undefined,
     env: { ...process.env, BPFTRACE_MAP_KEYS_MAX: '65536' },
