@@ -1,5 +1,5 @@
-import { lineBatches, type ByteSource } from './input.ts';
-import { addStack, MalformedLines, type CollapseResult } from './stacks.ts';
+import type { ByteSource } from './input.ts';
+import { addStack, collapseLines, MalformedLines, type CollapseResult } from './stacks.ts';
 
 const blockStart = /^@\[$/;
 /** `@[kstack, ustack]` with an empty kernel stack opens with `@[, ` on a line of its own. */
@@ -84,17 +84,5 @@ export async function collapseBpftrace(
   options: BpftraceCollapseOptions = {},
 ): Promise<CollapseResult> {
   const collapser = new BpftraceCollapser({ stripOffsets: options.stripOffsets });
-  for await (const batch of lineBatches(source, {
-    signal: options.signal,
-    onOversizedLine: () => collapser.malformed.add('(line longer than the limit)'),
-  })) {
-    for (const line of batch) collapser.line(line);
-  }
-  collapser.end();
-  return {
-    stacks: collapser.stacks,
-    lines: collapser.lines,
-    malformedLines: collapser.malformed.count,
-    malformedExamples: collapser.malformed.examples,
-  };
+  return collapseLines(source, collapser, options.signal);
 }

@@ -1,5 +1,5 @@
-import { lineBatches, type ByteSource } from './input.ts';
-import { addStack, MalformedLines, type CollapseResult } from './stacks.ts';
+import type { ByteSource } from './input.ts';
+import { addStack, collapseLines, MalformedLines, type CollapseResult } from './stacks.ts';
 
 /** `#N  0xADDR in func (args) at file:line` or `#N  func (args) at file:line` (the innermost frame has no address). */
 const framePattern = /^#[0-9]* *([^ ]*) ([^ ]*) ([^ ]*) ([^ ]*)/;
@@ -48,17 +48,5 @@ export class GdbCollapser {
 
 export async function collapseGdb(source: ByteSource, options: GdbCollapseOptions = {}): Promise<CollapseResult> {
   const collapser = new GdbCollapser();
-  for await (const batch of lineBatches(source, {
-    signal: options.signal,
-    onOversizedLine: () => collapser.malformed.add('(line longer than the limit)'),
-  })) {
-    for (const line of batch) collapser.line(line);
-  }
-  collapser.end();
-  return {
-    stacks: collapser.stacks,
-    lines: collapser.lines,
-    malformedLines: collapser.malformed.count,
-    malformedExamples: collapser.malformed.examples,
-  };
+  return collapseLines(source, collapser, options.signal);
 }

@@ -1,5 +1,5 @@
-import { lineBatches, type ByteSource } from './input.ts';
-import { addStack, MalformedLines, type CollapseResult } from './stacks.ts';
+import type { ByteSource } from './input.ts';
+import { addStack, collapseLines, MalformedLines, type CollapseResult } from './stacks.ts';
 
 const countLine = /^\s+(\d+)$/;
 const processLine = /^\s+-\s+(.*?) \((\d+)\)$/;
@@ -73,17 +73,5 @@ export async function collapseLibbpfTools(
   options: LibbpfCollapseOptions = {},
 ): Promise<CollapseResult> {
   const collapser = new LibbpfCollapser();
-  for await (const batch of lineBatches(source, {
-    signal: options.signal,
-    onOversizedLine: () => collapser.malformed.add('(line longer than the limit)'),
-  })) {
-    for (const line of batch) collapser.line(line);
-  }
-  collapser.end();
-  return {
-    stacks: collapser.stacks,
-    lines: collapser.lines,
-    malformedLines: collapser.malformed.count,
-    malformedExamples: collapser.malformed.examples,
-  };
+  return collapseLines(source, collapser, options.signal);
 }

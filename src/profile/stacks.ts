@@ -2,6 +2,8 @@
  * Folded stacks: frames joined root first with ';', mapped to a sample count (or a weight such as a period sum).
  * Insertion order is kept because flame charts need the input's time order; everything else sorts.
  */
+import { lineBatches, type ByteSource } from './input.ts';
+
 export type Stacks = Map<string, number>;
 
 /** What every collapser reports besides the stacks, so callers can say how much of the input was understood. */
@@ -179,4 +181,34 @@ export class MalformedLines {
     this.count++;
     if (this.examples.length < 5) this.examples.push(line.length > 200 ? `${line.slice(0, 200)}...` : line);
   }
+}
+
+/** A collapser that reads one line at a time: the bpftrace, gdb and libbpf-tools formats. */
+export interface LineCollapser {
+  readonly stacks: Map<string, number>;
+  readonly malformed: MalformedLines;
+  readonly lines: number;
+  line(line: string): void;
+  end(): void;
+}
+
+/** Feeds every line of `source` to `collapser` and returns what it folded. */
+export async function collapseLines(
+  source: ByteSource,
+  collapser: LineCollapser,
+  signal?: AbortSignal,
+): Promise<CollapseResult> {
+  for await (const batch of lineBatches(source, {
+    signal,
+    onOversizedLine: () => collapser.malformed.add('(line longer than the limit)'),
+  })) {
+    for (const line of batch) collapser.line(line);
+  }
+  collapser.end();
+  return {
+    stacks: collapser.stacks,
+    lines: collapser.lines,
+    malformedLines: collapser.malformed.count,
+    malformedExamples: collapser.malformed.examples,
+  };
 }
