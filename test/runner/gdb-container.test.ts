@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { parseResultManifest } from '../../src/runner/manifest.ts';
 import { needs } from '../support/requirements.ts';
-import { buildWorkloads } from './workloads.ts';
+import { buildWorkloads, startHidden } from './workloads.ts';
 
 // A gdb tracer pod has CAP_SYS_PTRACE but not CAP_SYS_ADMIN, so gdb cannot enter a container's mount namespace to
 // read the binary at the path the container sees. Reproduced here: the workload's binary exists only on a tmpfs of
@@ -33,34 +33,9 @@ test(
   'gdb symbolizes a process whose binary only its own mount namespace can see, with ptrace rights alone',
   requirements,
   async () => {
-    const container = spawn(
-      'unshare',
-      [
-        '--mount',
-        '--pid',
-        '--fork',
-        '--kill-child',
-        '--propagation',
-        'private',
-        'sh',
-        '-c',
-        'mount -t tmpfs tracejob-test /mnt && cp "$1" /mnt/hot && exec /mnt/hot 0',
-        'sh',
-        workloads.hot,
-      ],
-      { stdio: 'ignore' },
-    );
-    const exited = new Promise((r) => container.once('exit', r));
+    const workload = await startHidden(workloads.hot, ['0']);
     try {
-      let pid: number | undefined;
-      for (let i = 0; i < 100 && pid === undefined; i++) {
-        const children = await run('pgrep', ['-P', String(container.pid)]).catch(() => ({ stdout: '' }));
-        const candidate = Number(children.stdout.trim().split('\n')[0]);
-        if (candidate > 0 && (await readFile(`/proc/${candidate}/comm`, 'utf8').catch(() => '')) === 'hot\n') {
-          pid = candidate;
-        } else await new Promise((r) => setTimeout(r, 50));
-      }
-      assert.ok(pid, 'the workload did not start');
+      const pid = workload.pid;
       const out = join(dir, 'out');
       await run('setpriv', [
         '--inh-caps=-sys_admin,-sys_chroot',
@@ -88,8 +63,7 @@ test(
       assert.match(raw, /#0 .* in tracejob_hot_spin /, raw);
       assert.match(await readFile(join(out, 'stacks.folded'), 'utf8'), /main;tracejob_outer;tracejob_hot_spin 1/);
     } finally {
-      container.kill('SIGKILL');
-      await exited;
+      await workload.stop();
     }
   },
 );

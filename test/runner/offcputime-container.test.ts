@@ -1,19 +1,16 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import { runTrace } from '../../src/runner/run.ts';
 import { needs } from '../support/requirements.ts';
-import { buildWorkloads } from './workloads.ts';
+import { buildWorkloads, startHidden } from './workloads.ts';
 
 // libbpf-tools offcputime opens the paths of /proc/PID/maps in its own mount namespace: a binary that exists only in
 // the container's leaves its frames [unknown]. Reproduced with the workload's binary on a tmpfs of a private mount
 // (and PID) namespace; the runner must name its functions from the container's own file.
 const requirements = needs('root', 'cc', 'libbpf-tools', 'btf');
-const run = promisify(execFile);
 let workloads: Awaited<ReturnType<typeof buildWorkloads>>;
 let dir: string;
 
@@ -29,34 +26,9 @@ after(async () => {
 });
 
 test('offcputime names the functions of a binary only the container can see', requirements, async () => {
-  const container = spawn(
-    'unshare',
-    [
-      '--mount',
-      '--pid',
-      '--fork',
-      '--kill-child',
-      '--propagation',
-      'private',
-      'sh',
-      '-c',
-      'mount -t tmpfs tracejob-test /mnt && cp "$1" /mnt/sleeper && exec /mnt/sleeper',
-      'sh',
-      workloads.sleeper,
-    ],
-    { stdio: 'ignore' },
-  );
-  const exited = new Promise((r) => container.once('exit', r));
+  const workload = await startHidden(workloads.sleeper);
   try {
-    let pid: number | undefined;
-    for (let i = 0; i < 100 && pid === undefined; i++) {
-      const children = await run('pgrep', ['-P', String(container.pid)]).catch(() => ({ stdout: '' }));
-      const candidate = Number(children.stdout.trim().split('\n')[0]);
-      if (candidate > 0 && (await readFile(`/proc/${candidate}/comm`, 'utf8').catch(() => '')) === 'sleeper\n') {
-        pid = candidate;
-      } else await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.ok(pid, 'the workload did not start');
+    const pid = workload.pid;
     await assert.rejects(readFile('/mnt/sleeper'), 'the binary must not be visible outside the container');
     const workDir = join(dir, 'out');
     const manifest = await runTrace(
@@ -74,7 +46,6 @@ test('offcputime names the functions of a binary only the container can see', re
     assert.match(folded, /^sleeper;.*main;.*clock_nanosleep;.*do_nanosleep.* \d+$/m, folded);
     assert.doesNotMatch(folded, /main;\[unknown\]|\[unknown\];.*clock_nanosleep/, folded);
   } finally {
-    container.kill('SIGKILL');
-    await exited;
+    await workload.stop();
   }
 });
