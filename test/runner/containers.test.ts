@@ -56,6 +56,18 @@ function uuid(): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
+/** The plan target of the `app` container of a pod in namespace default, as the operator would hand it over. */
+function containerTarget(pod: string, podUID: string, id: string) {
+  return {
+    kind: 'container' as const,
+    namespace: 'default',
+    pod,
+    podUID,
+    container: 'app',
+    containerID: `containerd://${id}`,
+  };
+}
+
 async function container(cgroup: string, args: string[]): Promise<RunningContainer> {
   const runcId = `tj-${randomBytes(6).toString('hex')}`;
   const c = await runContainer({
@@ -275,16 +287,7 @@ test(
     await new Promise((r) => setTimeout(r, 500));
     const manifest = await runTrace(
       {
-        targets: [
-          {
-            kind: 'container',
-            namespace: 'default',
-            pod: 'js-0',
-            podUID,
-            container: 'app',
-            containerID: `containerd://${id}`,
-          },
-        ],
+        targets: [containerTarget('js-0', podUID, id)],
         tracer: { type: 'perf', perf: { mode: 'record', frequency: 99, callGraph: 'fp', kernelStacks: true } },
         durationSeconds: 3,
         outputs: ['folded', 'summary'],
@@ -297,16 +300,7 @@ test(
     // The default engine sees the JIT map and profiles with perf: bpftrace's symbolizer is too slow for such stacks.
     const auto = await runTrace(
       {
-        targets: [
-          {
-            kind: 'container',
-            namespace: 'default',
-            pod: 'js-0',
-            podUID,
-            container: 'app',
-            containerID: `containerd://${id}`,
-          },
-        ],
+        targets: [containerTarget('js-0', podUID, id)],
         tracer: { type: 'profile', profile: { frequency: 99, engine: 'auto', kernelStacks: true } },
         durationSeconds: 3,
         outputs: ['folded'],
@@ -490,16 +484,7 @@ test(
       const workDir = join(dir, 'execsnoop');
       const manifest = await runTrace(
         {
-          targets: [
-            {
-              kind: 'container',
-              namespace: 'default',
-              pod: 'exec-0',
-              podUID,
-              container: 'app',
-              containerID: `containerd://${id}`,
-            },
-          ],
+          targets: [containerTarget('exec-0', podUID, id)],
           tracer: { type: 'tool', tool: { name: 'execsnoop' } },
           durationSeconds: 3,
           outputs: ['raw'],
@@ -526,16 +511,7 @@ test(
     const workDir = join(dir, 'late-exec');
     const tracing = runTrace(
       {
-        targets: [
-          {
-            kind: 'container',
-            namespace: 'default',
-            pod: 'late-0',
-            podUID,
-            container: 'app',
-            containerID: `containerd://${id}`,
-          },
-        ],
+        targets: [containerTarget('late-0', podUID, id)],
         tracer: { type: 'perf', perf: { mode: 'record', frequency: 99, callGraph: 'fp', kernelStacks: true } },
         durationSeconds: 5,
         outputs: ['folded', 'summary'],
