@@ -1,3 +1,4 @@
+import { REFRESH_URLS_ANNOTATION } from '../storage/urls.ts';
 import type { V1Pod } from '@kubernetes/client-node';
 import { performance } from 'node:perf_hooks';
 import { validateTracePolicy, type TracePolicy } from '../api/tracepolicy.ts';
@@ -277,6 +278,10 @@ export function slim(job: TraceJobObject): TraceJobObject {
       creationTimestamp: m.creationTimestamp,
       deletionTimestamp: m.deletionTimestamp,
       finalizers: m.finalizers,
+      // The one request a finished TraceJob still answers: fresh links for its artifacts.
+      ...(m.annotations?.[REFRESH_URLS_ANNOTATION] !== undefined
+        ? { annotations: { [REFRESH_URLS_ANNOTATION]: m.annotations[REFRESH_URLS_ANNOTATION] } }
+        : {}),
     },
     spec: { storage: spec.storage, ttlSecondsAfterFinished: spec.ttlSecondsAfterFinished },
     status: {

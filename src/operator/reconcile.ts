@@ -6,6 +6,7 @@ import { silentLogger, type Logger } from '../log.ts';
 import { MAX_PROGRAM_BYTES } from '../api/tracejob.ts';
 import { credentialEnvFromSecretData, selectProfile, StorageConfigError } from '../storage/config.ts';
 import { traceJobPrefix } from '../storage/layout.ts';
+import { REFRESH_URLS_ANNOTATION } from '../storage/urls.ts';
 import type { OperatorConfig } from './config.ts';
 import { KubeApiError, TerminalError } from './errors.ts';
 import { isAlreadyExists, isNotFound, type KubeClient } from './kube.ts';
@@ -182,8 +183,9 @@ export class Reconciler {
     if (isFinished(job.status)) {
       this.#release(key);
       await this.#deletePods(own);
-      await this.#releaseFinished(job);
-      return this.#expire(job);
+      const current = await this.#refreshLinks(job, log);
+      await this.#releaseFinished(current);
+      return this.#expire(current);
     }
 
     if (job.metadata.namespace === this.#o.config.tracerNamespace) {
@@ -346,6 +348,8 @@ export class Reconciler {
         `\nspec changed (generation ${job.metadata.generation}) after the trace started with generation ` +
         `${startedAt}; the change is ignored: create a new TraceJob instead`;
     }
+    // Links are signed once, on the write that finishes the TraceJob, so they cost no write of their own.
+    if (isFinished(next) && next.artifacts) next.artifacts = await this.#linked(job, next.artifacts, false, log);
     const written = await this.#writeStatus(job, next, log);
     if (isFinished(next)) {
       this.#release(key);
@@ -377,6 +381,51 @@ export class Reconciler {
     await this.#removeFinalizer(job);
     log.info('cleaned up', { tracerPods: own.length });
     return {};
+  }
+
+  /**
+   * `status.artifacts` with presigned links where the TraceJob's storage profile gives them (S3). Signing needs only
+   * the operator's credentials, no request to the store; a failure leaves the artifacts without links and says why
+   * in the log, since the results themselves are stored and listed.
+   */
+  async #linked(
+    job: TraceJobObject,
+    artifacts: NonNullable<TraceJobStatus['artifacts']>,
+    refresh: boolean,
+    log: Logger,
+  ): Promise<NonNullable<TraceJobStatus['artifacts']>> {
+    if (!artifacts.some((a) => a.uri.startsWith('s3://'))) return artifacts;
+    try {
+      const profile = selectProfile(this.#o.config.storage, (job.spec as { storage?: string } | undefined)?.storage);
+      if (profile.config.type !== 's3') return artifacts;
+      const env = profile.config.credentialsSecret
+        ? { ...process.env, ...(await this.#secretEnv(profile.config.credentialsSecret)) }
+        : process.env;
+      // Loaded on first use: the S3 client is large.
+      const { createSink, linkArtifacts } = await import('../storage/index.ts');
+      return await linkArtifacts(createSink(profile.config, { env, logger: log }), artifacts, { refresh });
+    } catch (err) {
+      log.warn('could not sign artifact links', { error: err instanceof Error ? err.message : String(err) });
+      return artifacts;
+    }
+  }
+
+  /** Honours the refresh annotation on a finished TraceJob: fresh links for every artifact, then the annotation goes. */
+  async #refreshLinks(job: TraceJobObject, log: Logger): Promise<TraceJobObject> {
+    if (job.metadata.annotations?.[REFRESH_URLS_ANNOTATION] === undefined) return job;
+    // The cache keeps only a slim copy of finished TraceJobs (see slim()): the artifacts come from the server.
+    let current = await this.#o.client.request<TraceJobObject>('GET', this.#jobPath(job));
+    if (current.status?.artifacts?.length) {
+      const artifacts = await this.#linked(current, current.status.artifacts, true, log);
+      current = await this.#writeStatus(current, { ...current.status, artifacts }, log);
+    }
+    this.#wroteJob(current);
+    const updated = await this.#o.client.request<TraceJobObject>('PATCH', this.#jobPath(current), {
+      contentType: 'application/merge-patch+json',
+      body: { metadata: { annotations: { [REFRESH_URLS_ANNOTATION]: null } } },
+    });
+    log.info('refreshed artifact links');
+    return { ...current, metadata: { ...current.metadata, ...updated.metadata } };
   }
 
   /** The storage profile whose artifacts go when the TraceJob goes (deletePolicy Delete), if it has any stored. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { Profile } from 'pprof-format';
-import { hotFunctions, useEnvironment, type Environment, type TraceJobObject } from '../support/e2e.ts';
+import { hotFunctions, sleep, useEnvironment, type Environment, type TraceJobObject } from '../support/e2e.ts';
 import { needs } from '../support/requirements.ts';
 
 // CPU profiles through the whole path: kubectl apply -f, the operator, a tracer pod, the runner, s3, the status. The
@@ -134,3 +134,40 @@ test('the bpftrace profile engine: the hot function leads, one frame per functio
   assert.doesNotMatch(folded, /tracejob_\w+\+\d+/);
   assert.match(await artifactText(job, 'flamegraph.svg'), new RegExp(`<title>${hot} \\(`));
 });
+
+test(
+  'artifacts carry presigned links that open in a browser, renewed on request by an annotation',
+  requirements,
+  async () => {
+    const job = await succeeded('perf-c');
+    const flamegraph = job.status?.artifacts?.find((a) => a.name === 'flamegraph.svg');
+    assert.ok(flamegraph?.url, `no link: ${JSON.stringify(flamegraph)}`);
+    const response = await fetch(flamegraph.url);
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /^image\/svg\+xml/);
+    assert.match(await response.text(), /<svg[^>]*>/);
+
+    // Signatures carry the signing second: wait past it so a renewed link differs.
+    await sleep(1100);
+    await env.kubectl(['annotate', 'tracejob', 'perf-c', '-n', env.namespace, 'tracejob.dev/refresh-urls=now']);
+    const deadline = Date.now() + 30_000;
+    let renewed: TraceJobObject | undefined;
+    while (Date.now() < deadline) {
+      renewed = await env.getTraceJob('perf-c');
+      const annotated = JSON.parse(
+        await env
+          .kubectl(['get', 'tracejob', 'perf-c', '-n', env.namespace, '-o', 'jsonpath={.metadata.annotations}'])
+          .then((s) => s || '{}'),
+      ) as Record<string, string>;
+      if (!('tracejob.dev/refresh-urls' in annotated)) break;
+      await sleep(300);
+    }
+    const again = renewed?.status?.artifacts?.find((a) => a.name === 'flamegraph.svg');
+    assert.ok(
+      again?.url && again.url !== flamegraph.url,
+      `link not renewed: ${again?.url}\n${(await env.operatorLog()).slice(-3000)}`,
+    );
+    assert.ok(Date.parse(again.urlExpiresAt ?? '') > Date.parse(flamegraph.urlExpiresAt ?? ''));
+    assert.equal((await fetch(again.url)).status, 200);
+  },
+);

@@ -30,7 +30,15 @@ export interface TraceJobStatus {
   message?: string;
   conditions?: { type: string; status: string; reason?: string; message?: string }[];
   targets?: { namespace: string; pod: string; state: string; pids?: number[]; message?: string; node?: string }[];
-  artifacts?: { name: string; format: string; uri: string; sizeBytes: number; url?: string; pod?: string }[];
+  artifacts?: {
+    name: string;
+    format: string;
+    uri: string;
+    sizeBytes: number;
+    url?: string;
+    urlExpiresAt?: string;
+    pod?: string;
+  }[];
   summary?: { samples: number; topFrames: { frame: string; self: number; total: number }[] };
 }
 
