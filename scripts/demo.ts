@@ -4,7 +4,6 @@
  * whose hot function is known; `kubectl apply -f examples/profile.yaml`; waits; prints what the TraceJob says; downloads
  * the flame graph and exits non-zero unless it shows the hot function.
  */
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -218,13 +217,17 @@ async function main(): Promise<number> {
       console.error('no flame graph among the artifacts');
       return 1;
     }
+    if (!flamegraph.url) {
+      console.error('the flame graph has no presigned link (status.artifacts[].url)');
+      return 1;
+    }
     const svgPath = join(workDir, 'web-cpu.svg');
-    await download(flamegraph.uri, endpoint, svgPath);
+    await download(flamegraph.url, svgPath);
     const svg = await readFile(svgPath, 'utf8');
     const shows = svg.includes(HOT_FUNCTION);
     step(`flame graph: ${svgPath}`);
-    console.log(`    open it in a browser (search with Ctrl-F, click to zoom)`);
-    if (flamegraph.url) console.log(`    or while the demo's store runs: ${flamegraph.url}`);
+    console.log(`    downloaded through its presigned link (status.artifacts[].url), which works while a store runs`);
+    console.log(`    open it in a browser: search with Ctrl-F, click a frame to zoom`);
     console.log(
       shows
         ? `    it shows the workload's hot function ${HOT_FUNCTION}`
@@ -238,21 +241,11 @@ async function main(): Promise<number> {
   }
 }
 
-async function download(uri: string, endpoint: string, target: string): Promise<void> {
-  const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
-  if (!match) throw new Error(`unexpected artifact URI ${uri}`);
-  const client = new S3Client({
-    endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: S3_KEY, secretAccessKey: S3_KEY },
-  });
-  const object = await client.send(new GetObjectCommand({ Bucket: match[1], Key: match[2] }));
-  const bytes = await object.Body?.transformToByteArray();
-  if (!bytes) throw new Error(`empty object at ${uri}`);
-  const gunzip = object.ContentEncoding === 'gzip' ? (await import('node:zlib')).gunzipSync : (b: Uint8Array) => b;
-  await writeFile(target, gunzip(bytes));
-  client.destroy();
+/** Fetches an artifact through its presigned link, as a browser would. */
+async function download(url: string, target: string): Promise<void> {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`GET ${url}: ${response.status} ${response.statusText}`);
+  await writeFile(target, Buffer.from(await response.arrayBuffer()));
 }
 
 if (!existsSync(join(checkout, 'node_modules'))) {
