@@ -6,18 +6,12 @@ import {
   collapsePerfScript,
   writeFolded,
   type CollapseResult,
+  type PerfCollapseOptions,
 } from '../profile/index.ts';
 import { openInput, reportMalformed } from '../profile/cli-support.ts';
 
-interface PerfFlags {
-  pid?: boolean;
-  tid?: boolean;
-  kernel?: boolean;
-  jit?: boolean;
-  all?: boolean;
-  addrs?: boolean;
-  eventFilter?: string;
-}
+/** Commander's names for the perf options are the library's own. */
+type PerfFlags = Omit<PerfCollapseOptions, 'signal'>;
 
 async function emit(result: CollapseResult, format: string): Promise<void> {
   await writeFolded(result.stacks, process.stdout);
