@@ -120,22 +120,6 @@ async function rmdirRetrying(dir: string, retries: number): Promise<string | und
   }
 }
 
-/** Host PIDs in a cgroup, read from the first v1 hierarchy that has it (or the v2 tree). */
-export async function cgroupProcs(path: string): Promise<number[]> {
-  for (const root of await cgroupHierarchies()) {
-    try {
-      const text = await readFile(join(root, path, 'cgroup.procs'), 'utf8');
-      return text
-        .split('\n')
-        .filter(Boolean)
-        .map((pid) => Number(pid));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-  }
-  return [];
-}
-
 export interface BindMount {
   source: string;
   destination: string;

@@ -1,6 +1,6 @@
 import { parse as parseCel } from '@marcbachmann/cel-js';
 import type { FieldError } from './errors.ts';
-import { clone, isObject, type Json, type JsonObject } from './patch.ts';
+import { clone, isObject, type Json } from './patch.ts';
 
 /** The structural OpenAPI v3 schema of a CRD version (the subset kube-apiserver allows). */
 export interface Schema {
@@ -433,8 +433,4 @@ function summarise(value: Json): Json {
   if (isObject(value)) return 'object';
   if (Array.isArray(value)) return 'array';
   return value;
-}
-
-export function isJsonObject(v: unknown): v is JsonObject {
-  return isObject(v);
 }
