@@ -13,8 +13,6 @@ import type {
   TraceJobStatus,
 } from './types.ts';
 
-type TracerResult = ResultManifest;
-type SummaryStatus = ProfileSummary;
 /** A condition reason: ours (see Reason in types.ts) or a finer one the runner reported. */
 type Reason = string;
 
@@ -122,8 +120,8 @@ export interface TracingInput {
 type TracerState =
   | { state: 'Pending'; message?: string }
   | { state: 'Running' }
-  | { state: 'Succeeded'; result: TracerResult }
-  | { state: 'Failed'; reason: Reason; message: string; result?: TracerResult };
+  | { state: 'Succeeded'; result: ResultManifest }
+  | { state: 'Failed'; reason: Reason; message: string; result?: ResultManifest };
 
 /** The state of one tracer pod, read from what the kubelet reported. */
 function tracerState(observation: TracerPodObservation, now: Date, startTimeoutSeconds: number): TracerState {
@@ -185,7 +183,7 @@ function tracerState(observation: TracerPodObservation, now: Date, startTimeoutS
   }
 }
 
-function failedResult(node: string, result: TracerResult): TracerState {
+function failedResult(node: string, result: ResultManifest): TracerState {
   return {
     state: 'Failed',
     reason: result.reason ?? 'TracerFailed',
@@ -195,7 +193,7 @@ function failedResult(node: string, result: TracerResult): TracerState {
 }
 
 /** The last lines of the tracer's output (the kubelet falls back to the log tail when no message was written). */
-export function tailOf(output: string | undefined): string {
+function tailOf(output: string | undefined): string {
   if (!output?.trim()) return '';
   const lines = output.trimEnd().split('\n').slice(-TAIL_LINES).join('\n');
   const bounded = lines.length > TAIL_BYTES ? `…${lines.slice(-TAIL_BYTES)}` : lines;
@@ -262,7 +260,7 @@ export function tracingStatus(job: TraceJobObject, input: TracingInput, now: Dat
   };
   const artifacts = results.flatMap(({ node, result }) => artifactsOf(node, result));
   if (artifacts.length) status.artifacts = artifacts;
-  const summary = mergeSummaries(results.map((r) => r.result.summary).filter((s): s is SummaryStatus => !!s));
+  const summary = mergeSummaries(results.map((r) => r.result.summary).filter((s): s is ProfileSummary => !!s));
   if (summary) status.summary = summary;
   if (terminal) status.completionTime = job.status?.completionTime ?? now.toISOString();
   return status;
@@ -293,12 +291,12 @@ function targetStatuses(input: TracingInput, states: ReadonlyMap<string, TracerS
   });
 }
 
-function artifactsOf(node: string, result: TracerResult): Artifact[] {
+function artifactsOf(node: string, result: ResultManifest): Artifact[] {
   return result.artifacts.map((a) => ({ ...a, node: a.node ?? node }));
 }
 
 /** Top frames over all nodes, each node weighted by its sample count. */
-export function mergeSummaries(summaries: readonly SummaryStatus[]): SummaryStatus | undefined {
+export function mergeSummaries(summaries: readonly ProfileSummary[]): ProfileSummary | undefined {
   if (summaries.length === 0) return undefined;
   if (summaries.length === 1) return summaries[0];
   const samples = summaries.reduce((n, s) => n + s.samples, 0);
