@@ -1,9 +1,8 @@
 import type { V1ConfigMap, V1Namespace, V1Node, V1Pod, V1PodList } from '@kubernetes/client-node';
-import { parseDuration, validateTraceJob, type TraceJob } from '../api/tracejob.ts';
+import { MAX_PROGRAM_BYTES, parseDuration, validateTraceJob, type TraceJob } from '../api/tracejob.ts';
 import { selectorToQuery, type LabelSelector } from '../api/selector.ts';
 import { evaluatePolicy, type TracePolicy } from '../api/tracepolicy.ts';
 import { silentLogger, type Logger } from '../log.ts';
-import { MAX_PROGRAM_BYTES } from '../api/tracejob.ts';
 import { credentialEnvFromSecretData, selectProfile, StorageConfigError } from '../storage/config.ts';
 import { traceJobPrefix } from '../storage/layout.ts';
 import { REFRESH_URLS_ANNOTATION } from '../storage/urls.ts';
@@ -235,11 +234,12 @@ export class Reconciler {
     );
     if (resolution.targets.length === 0) {
       const problem = resolution.problems[0]!;
+      const message = resolution.problems.map((p) => p.message).join('; ');
       const waited = (now.getTime() - Date.parse(String(job.metadata.creationTimestamp))) / 1000;
       if (problem.reason !== 'TargetNotFound' && waited < this.#o.targetWaitSeconds) {
-        return this.#wait(job, problem.reason, resolution.problems.map((p) => p.message).join('; '), 5_000);
+        return this.#wait(job, problem.reason, message, 5_000);
       }
-      return this.#finishBeforeStart(job, problem.reason, resolution.problems.map((p) => p.message).join('; '), own);
+      return this.#finishBeforeStart(job, problem.reason, message, own);
     }
     const targetNodes = [...new Set(resolution.targets.map((t) => t.node))];
     decision = evaluatePolicy(policies, labels, typed, { ...counts, targetNodes });
@@ -310,11 +310,11 @@ export class Reconciler {
       own.map((p) => new Date(p.metadata?.creationTimestamp ?? now).toISOString()).sort()[0] ??
       now.toISOString();
     const recorded = own.map(recordOf).find((r) => r !== undefined);
-    if (!this.#active.has(key))
-      this.#active.set(key, { namespace: job.metadata.namespace, nodes: nodesOfTargets(targets) });
+    const nodes = nodesOfTargets(targets);
+    if (!this.#active.has(key)) this.#active.set(key, { namespace: job.metadata.namespace, nodes });
     const byName = new Map(own.map((p) => [p.metadata!.name!, p]));
     const tracers: TracerPodObservation[] = [];
-    for (const node of nodesOfTargets(targets)) {
+    for (const node of nodes) {
       const podName = tracerPodName(job.metadata.name, job.metadata.uid, node);
       let pod = byName.get(podName);
       let gone = false;
@@ -325,8 +325,8 @@ export class Reconciler {
       }
       tracers.push({ node, name: podName, pod, gone });
     }
-    const lost = await this.#lostTargets(job, targets);
-    const durationSeconds = parseDuration(typed.spec.duration);
+    const lost = await this.#lostTargets(targets);
+    const deadline = this.#deadline(startTime, parseDuration(typed.spec.duration));
     const next = tracingStatus(
       job,
       {
@@ -335,7 +335,7 @@ export class Reconciler {
         lost,
         tracers,
         startTime,
-        deadline: this.#deadline(startTime, durationSeconds),
+        deadline,
         startTimeoutSeconds: this.#o.config.startTimeoutSeconds,
       },
       now,
@@ -357,14 +357,13 @@ export class Reconciler {
       await this.#releaseFinished(written);
       return this.#expire(written);
     }
-    const untilDeadline = this.#deadline(startTime, durationSeconds).getTime() - now.getTime();
+    const untilDeadline = deadline.getTime() - now.getTime();
     return { requeueAfterMs: Math.max(1_000, Math.min(this.#o.targetCheckMs, untilDeadline + 1_000)) };
   }
 
   /** Target pods deleted or replaced since the trace started, with why. */
-  async #lostTargets(job: TraceJobObject, targets: readonly Target[]): Promise<Map<string, string>> {
+  async #lostTargets(targets: readonly Target[]): Promise<Map<string, string>> {
     const lost = new Map<string, string>();
-    if (isFinished(job.status)) return lost;
     for (const t of targets) {
       const pod = await this.#getOrUndefined<V1Pod>(`/api/v1/namespaces/${t.namespace}/pods/${t.pod}`);
       if (!pod || pod.metadata?.uid !== t.podUID) lost.set(t.pod, `pod ${t.pod} was deleted during the trace`);
