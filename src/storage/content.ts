@@ -19,13 +19,20 @@ export function contentTypeFor(key: string): string {
   return TYPES.find(([suffix]) => lower.endsWith(suffix))?.[1] ?? 'application/octet-stream';
 }
 
-export function isText(contentType: string): boolean {
+function isText(contentType: string): boolean {
   const type = contentType.split(';')[0]!.trim();
   return type.startsWith('text/') || type === 'application/json' || type === 'image/svg+xml';
 }
 
-/** Text at least this large is stored gzipped unless the caller says otherwise: folded stacks shrink ~10x. */
-export const GZIP_THRESHOLD_BYTES = 256 * 1024;
+const GZIP_THRESHOLD_BYTES = 256 * 1024;
+
+/**
+ * Whether to gzip when the caller did not say: text at least 256 KiB, since folded stacks shrink ~10x. A stream's
+ * size is unknown until it has been read, so streams are stored as given.
+ */
+export function gzipByDefault(contentType: string, sizeBytes: number | undefined): boolean {
+  return sizeBytes !== undefined && sizeBytes >= GZIP_THRESHOLD_BYTES && isText(contentType);
+}
 
 /** Passes bytes through unchanged while counting them and hashing them with SHA-256. */
 export class Digest extends Transform {

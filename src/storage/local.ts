@@ -8,7 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createGzip } from 'node:zlib';
 import type { Logger } from '../log.ts';
 import type { LocalSinkConfig } from './config.ts';
-import { Digest, GZIP_THRESHOLD_BYTES, contentTypeFor, isText } from './content.ts';
+import { Digest, contentTypeFor, gzipByDefault } from './content.ts';
 import { StorageError, isAbortError } from './errors.ts';
 import { checkDeletePrefix, checkObjectKey } from './layout.ts';
 import { openSource } from './source.ts';
@@ -36,9 +36,7 @@ export class LocalSink implements ArtifactSink {
     const key = validKey(request.key);
     const source = await openSource(request);
     const contentType = request.contentType ?? contentTypeFor(key);
-    const gzip =
-      request.gzip ??
-      (source.sizeBytes !== undefined && isText(contentType) && source.sizeBytes >= GZIP_THRESHOLD_BYTES);
+    const gzip = request.gzip ?? gzipByDefault(contentType, source.sizeBytes);
     const relative = gzip ? `${key}.gz` : key;
     let directory: string;
     try {

@@ -16,7 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { Logger } from '../log.ts';
 import { CREDENTIAL_ENV, CREDENTIAL_SECRET_KEYS, MAX_PRESIGN_EXPIRY_SECONDS, type S3SinkConfig } from './config.ts';
-import { Digest, GZIP_THRESHOLD_BYTES, contentTypeFor, isText } from './content.ts';
+import { Digest, contentTypeFor, gzipByDefault } from './content.ts';
 import { StorageError, isAbortError } from './errors.ts';
 import { checkDeletePrefix, checkObjectKey } from './layout.ts';
 import { openSource } from './source.ts';
@@ -159,9 +159,7 @@ export class S3Sink implements ArtifactSink {
     signal: AbortSignal | undefined,
   ): Promise<StoredArtifact> {
     const source = await openSource(request);
-    const gzip =
-      request.gzip ??
-      (source.sizeBytes !== undefined && isText(contentType) && source.sizeBytes >= GZIP_THRESHOLD_BYTES);
+    const gzip = request.gzip ?? gzipByDefault(contentType, source.sizeBytes);
     const digest = new Digest();
     const gzipper = gzip ? createGzip() : undefined;
     source.watch([...(gzipper ? [gzipper] : []), digest]);
