@@ -263,9 +263,11 @@ const eventRenames: [string, string][] = [
   ['reportingController', 'reportingComponent'],
 ];
 
-export function eventToCore(e: KubeObject): KubeObject {
+const coreEventRenames = eventRenames.map(([events, core]): [string, string] => [core, events]);
+
+function renameFields(e: KubeObject, renames: [string, string][]): KubeObject {
   const out = { ...e } as KubeObject;
-  for (const [from, to] of eventRenames)
+  for (const [from, to] of renames)
     if (out[from] !== undefined) {
       out[to] = out[from] as Json;
       delete out[from];
@@ -273,12 +275,10 @@ export function eventToCore(e: KubeObject): KubeObject {
   return out;
 }
 
+export function eventToCore(e: KubeObject): KubeObject {
+  return renameFields(e, eventRenames);
+}
+
 export function eventFromCore(e: KubeObject): KubeObject {
-  const out = { ...e } as KubeObject;
-  for (const [to, from] of eventRenames)
-    if (out[from] !== undefined) {
-      out[to] = out[from] as Json;
-      delete out[from];
-    }
-  return out;
+  return renameFields(e, coreEventRenames);
 }
