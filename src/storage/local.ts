@@ -14,8 +14,8 @@ import { checkDeletePrefix, checkObjectKey } from './layout.ts';
 import { openSource } from './source.ts';
 import type { ArtifactSink, PresignedUrl, PutRequest, StoredArtifact, VerifyResult } from './index.ts';
 
-export const FILE_MODE = 0o640;
-export const DIRECTORY_MODE = 0o750;
+const FILE_MODE = 0o640;
+const DIRECTORY_MODE = 0o750;
 
 /**
  * Results as files under one directory, addressed by `file://` URIs. Each file appears complete or not at all
