@@ -59,7 +59,7 @@ function groupsOf(types: ResourceType[]): Map<string, Map<string, ResourceType[]
 }
 
 /** Kubernetes' version priority: GA before beta before alpha, higher numbers first. */
-export function compareVersions(a: string, b: string): number {
+function compareVersions(a: string, b: string): number {
   const parse = (v: string): [number, number, number] => {
     const m = /^v(\d+)(?:(alpha|beta)(\d+))?$/.exec(v);
     if (!m) return [3, 0, 0];

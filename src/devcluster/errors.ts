@@ -143,7 +143,7 @@ const typeWords: Record<FieldError['type'], string> = {
   FieldValueTypeInvalid: 'Invalid value',
 };
 
-export function fieldErrorMessage(e: FieldError): string {
+function fieldErrorMessage(e: FieldError): string {
   const words = typeWords[e.type];
   const withValue =
     e.value !== undefined &&

@@ -55,7 +55,7 @@ async function tool(binary: string, kubeconfig: string, args: string[], input?: 
 }
 
 /** Installs the chart (no operator pods) and returns the path of the operator configuration it rendered. */
-export async function installChart(options: LocalOperatorOptions): Promise<string> {
+async function installChart(options: LocalOperatorOptions): Promise<string> {
   const { kubeconfig, workDir, store, tracerNamespace, operatorNamespace } = options;
   const release = options.release ?? 'tracejob';
   const { helm, kubectl } = await kubeTools();

@@ -73,7 +73,7 @@ export interface ListOptions {
   continue?: string;
 }
 
-export const patchTypes = [
+const patchTypes = [
   'application/json-patch+json',
   'application/merge-patch+json',
   'application/strategic-merge-patch+json',

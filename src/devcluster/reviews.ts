@@ -12,7 +12,7 @@ export interface Identity {
 }
 
 /** The one identity the development cluster's kubeconfig carries. */
-export const adminUser: Identity = { username: 'devcluster-admin', groups: ['system:masters', 'system:authenticated'] };
+const adminUser: Identity = { username: 'devcluster-admin', groups: ['system:masters', 'system:authenticated'] };
 
 /**
  * Impersonation headers, as kube-apiserver honours them for a caller allowed to impersonate (the admin is). This is how

@@ -557,7 +557,7 @@ export interface HostDevice {
  * containerd do): binding the host's /dev instead would let runc create mount points such as /dev/termination-log
  * on the host.
  */
-export async function hostDevices(root = '/dev'): Promise<HostDevice[]> {
+async function hostDevices(): Promise<HostDevice[]> {
   const skip = new Set(['/dev/pts', '/dev/shm', '/dev/mqueue', '/dev/console', '/dev/ptmx']);
   const devices: HostDevice[] = [];
   const walk = async (dir: string): Promise<void> => {
@@ -581,7 +581,7 @@ export async function hostDevices(root = '/dev'): Promise<HostDevice[]> {
       }
     }
   };
-  await walk(root);
+  await walk('/dev');
   return devices;
 }
 

@@ -27,7 +27,7 @@ import type { KubeObject, Store, StoreEvent } from './store.ts';
 import { toTable, type IncludeObject } from './table.ts';
 
 /** kube-apiserver's request body limit. */
-export const maxBodyBytes = 3 * 1024 * 1024;
+const maxBodyBytes = 3 * 1024 * 1024;
 
 export interface ApiServerOptions {
   store: Store;

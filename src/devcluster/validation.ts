@@ -33,7 +33,7 @@ export function validateName(name: string, rule: NameRule, field = 'metadata.nam
 }
 
 /** A qualified key: optional DNS-subdomain prefix and '/', then a name of at most 63 characters. */
-export function validateQualifiedName(key: string, field: string): FieldError[] {
+function validateQualifiedName(key: string, field: string): FieldError[] {
   const errors: FieldError[] = [];
   const slash = key.split('/');
   let name = key;
@@ -94,7 +94,7 @@ export function validateLabels(labels: unknown, field = 'metadata.labels'): Fiel
     if (typeof v !== 'string') {
       errors.push({
         type: 'FieldValueInvalid',
-        field: `${field}`,
+        field,
         value: v,
         detail: `label value for ${k} must be a string`,
       });

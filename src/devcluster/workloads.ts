@@ -25,7 +25,7 @@ function isReady(pod: KubeObject): boolean {
 }
 
 /** kube-controller-manager's pod-template-hash: a short, stable digest of the pod template. */
-export function templateHash(template: unknown): string {
+function templateHash(template: unknown): string {
   return createHash('sha256').update(JSON.stringify(template)).digest('hex').slice(0, 10);
 }
 

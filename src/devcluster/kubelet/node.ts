@@ -151,7 +151,7 @@ const leaseNamespace = 'kube-node-lease';
 export const leaseDurationSeconds = 40;
 
 /** Renews the node's Lease in kube-node-lease, creating the namespace and the Lease when missing. */
-export async function renewLease(coordination: CoordinationV1Api, core: CoreV1Api, nodeName: string): Promise<void> {
+async function renewLease(coordination: CoordinationV1Api, core: CoreV1Api, nodeName: string): Promise<void> {
   const now = microTime(new Date());
   try {
     await coordination.patchNamespacedLease(

@@ -10,10 +10,10 @@ import type {
 import type { ContainerExit, QosClass } from '../runc.ts';
 
 /** The byte limit kubelet applies to a termination message read from `terminationMessagePath`. */
-export const maxTerminationMessageBytes = 4096;
+const maxTerminationMessageBytes = 4096;
 /** With FallbackToLogsOnError, at most this many bytes of the last 80 log lines become the message. */
-export const maxFallbackLogBytes = 2048;
-export const maxFallbackLogLines = 80;
+const maxFallbackLogBytes = 2048;
+const maxFallbackLogLines = 80;
 
 export type Phase = 'Pending' | 'Running' | 'Succeeded' | 'Failed';
 
@@ -56,7 +56,7 @@ export function terminationMessage(input: {
   return message || undefined;
 }
 
-export function containerStatus(record: ContainerRecord): V1ContainerStatus {
+function containerStatus(record: ContainerRecord): V1ContainerStatus {
   const running = record.state.running !== undefined;
   return {
     name: record.name,
