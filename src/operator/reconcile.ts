@@ -7,8 +7,8 @@ import { credentialEnvFromSecretData, selectProfile, StorageConfigError } from '
 import { traceJobPrefix } from '../storage/layout.ts';
 import { REFRESH_URLS_ANNOTATION } from '../storage/urls.ts';
 import type { OperatorConfig } from './config.ts';
-import { KubeApiError, TerminalError } from './errors.ts';
-import { isAlreadyExists, isNotFound, type KubeClient } from './kube.ts';
+import { TerminalError } from './errors.ts';
+import { isAlreadyExists, isConflict, isNotFound, type KubeClient } from './kube.ts';
 import { FINALIZER, GENERATION_ANNOTATION, UID_LABEL, keyOf, tracerPodName, withoutUndefined } from './names.ts';
 import {
   failedBeforeStart,
@@ -489,7 +489,7 @@ export class Reconciler {
         body: { preconditions: { uid: job.metadata.uid } },
       });
     } catch (err) {
-      if (!isNotFound(err) && !(err instanceof KubeApiError && err.code === 409)) throw err;
+      if (!isNotFound(err) && !isConflict(err)) throw err;
     }
     return {};
   }
@@ -666,7 +666,7 @@ export class Reconciler {
           },
         );
       } catch (err) {
-        if (!isNotFound(err) && !(err instanceof KubeApiError && err.code === 409)) throw err;
+        if (!isNotFound(err) && !isConflict(err)) throw err;
       }
     }
   }
