@@ -132,21 +132,17 @@ export async function runTrace(request: TraceRequest, options: TraceRunOptions):
 
   const artifacts: Artifact[] = [];
   let uploadError: string | undefined;
-  for (const file of mergedFiles) {
-    try {
-      artifacts.push({ ...(await store(file, request, options)), ...(request.node ? { node: request.node } : {}) });
-    } catch (err) {
-      uploadError ??= `storing ${file.name} failed: ${messageOf(err)}`;
-    }
-  }
-  for (const [i, result] of results.entries()) {
+  const perPod = results.map((result, i) => {
     const target = request.targets[i]!;
-    for (const file of result.files) {
+    return { files: result.files, pod: target.kind === 'container' ? target.pod : undefined };
+  });
+  for (const { files, pod } of [{ files: mergedFiles, pod: undefined }, ...perPod]) {
+    for (const file of files) {
       try {
         artifacts.push({
           ...(await store(file, request, options)),
           ...(request.node ? { node: request.node } : {}),
-          ...(target.kind === 'container' ? { pod: target.pod } : {}),
+          ...(pod !== undefined ? { pod } : {}),
         });
       } catch (err) {
         uploadError ??= `storing ${file.name} failed: ${messageOf(err)}`;
@@ -278,15 +274,8 @@ async function traceOne(
 }
 
 async function store(file: OutputFile, request: TraceRequest, options: TraceRunOptions): Promise<Artifact> {
-  if (options.sink && request.traceJob && request.node) {
-    const key = objectKey({
-      prefix: options.sinkPrefix,
-      namespace: request.traceJob.namespace,
-      traceJob: request.traceJob.name,
-      uid: request.traceJob.uid,
-      node: request.node,
-      artifact: file.name,
-    });
+  const key = sinkKey(request, options, file.name);
+  if (options.sink && key !== undefined) {
     // Not tied to the abort signal: what a stopped trace recorded is still worth storing in the grace period.
     const stored = await options.sink.put({ key, filePath: file.path });
     return {
@@ -305,16 +294,8 @@ async function store(file: OutputFile, request: TraceRequest, options: TraceRunO
 async function finish(manifest: ResultManifest, options: TraceRunOptions): Promise<ResultManifest> {
   const path = join(options.workDir, 'manifest.json');
   await writeFile(path, `${JSON.stringify(manifest, null, 2)}\n`);
-  const traceJob = manifest.traceJob;
-  if (options.sink && traceJob && manifest.node) {
-    const key = objectKey({
-      prefix: options.sinkPrefix,
-      namespace: traceJob.namespace,
-      traceJob: traceJob.name,
-      uid: traceJob.uid,
-      node: manifest.node,
-      artifact: 'manifest.json',
-    });
+  const key = sinkKey(manifest, options, 'manifest.json');
+  if (options.sink && key !== undefined) {
     try {
       await options.sink.put({ key, filePath: path });
     } catch (err) {
@@ -322,6 +303,23 @@ async function finish(manifest: ResultManifest, options: TraceRunOptions): Promi
     }
   }
   return manifest;
+}
+
+/** Where an artifact goes in the sink; undefined without a sink, or without the TraceJob and node to file it under. */
+function sinkKey(
+  run: { traceJob?: TraceRequest['traceJob']; node?: string },
+  options: TraceRunOptions,
+  artifact: string,
+): string | undefined {
+  if (!options.sink || !run.traceJob || !run.node) return undefined;
+  return objectKey({
+    prefix: options.sinkPrefix,
+    namespace: run.traceJob.namespace,
+    traceJob: run.traceJob.name,
+    uid: run.traceJob.uid,
+    node: run.node,
+    artifact,
+  });
 }
 
 function sha256Of(path: string): Promise<string> {
