@@ -765,9 +765,7 @@ function sendText(res: ServerResponse, code: number, text: string): void {
 }
 
 function sendJson(res: ServerResponse, code: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
+  sendText(res, code, JSON.stringify(body));
 }
 
 function injectFailure(
@@ -832,13 +830,7 @@ function parseBody(req: IncomingMessage, body: Buffer | undefined): unknown {
   const text = (body ?? Buffer.alloc(0)).toString('utf8');
   if (text.trim() === '') throw badRequest('the request body is empty; expected an object');
   const type = (req.headers['content-type'] ?? 'application/json').split(';')[0]?.trim() ?? '';
-  if (type === 'application/yaml' || type === 'application/apply-patch+yaml') {
-    try {
-      return yaml.load(text);
-    } catch (err) {
-      throw badRequest(`error decoding YAML: ${(err as Error).message.split('\n')[0]}`);
-    }
-  }
+  if (type === 'application/yaml' || type === 'application/apply-patch+yaml') return loadYaml(text);
   if (type !== 'application/json' && type !== '' && type !== '*/*')
     throw new ApiError(
       415,
@@ -852,17 +844,19 @@ function parseBody(req: IncomingMessage, body: Buffer | undefined): unknown {
   }
 }
 
+function loadYaml(text: string): unknown {
+  try {
+    return yaml.load(text);
+  } catch (err) {
+    throw badRequest(`error decoding YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
 function parsePatchBody(contentType: string, body: Buffer): unknown {
   const type = contentType.split(';')[0]?.trim() ?? '';
   const text = body.toString('utf8');
   if (text.trim() === '') throw badRequest('the patch is empty');
-  if (type === 'application/apply-patch+yaml') {
-    try {
-      return yaml.load(text);
-    } catch (err) {
-      throw badRequest(`error decoding YAML: ${(err as Error).message.split('\n')[0]}`);
-    }
-  }
+  if (type === 'application/apply-patch+yaml') return loadYaml(text);
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
