@@ -1,11 +1,5 @@
 import { withoutUndefined } from './names.ts';
 
-/**
- * A work queue with client-go's semantics: a key is queued at most once however often it is added; a key being
- * processed is never handed to a second worker, and one added meanwhile is processed again after `done`.
- * Failures back off per key (exponential) and, across all keys, through a token bucket, so a flood of failing
- * objects cannot turn into a flood of API requests.
- */
 export interface QueueOptions {
   baseDelayMs?: number;
   maxDelayMs?: number;
@@ -15,6 +9,12 @@ export interface QueueOptions {
   now?: () => number;
 }
 
+/**
+ * A work queue with client-go's semantics: a key is queued at most once however often it is added; a key being
+ * processed is never handed to a second worker, and one added meanwhile is processed again after `done`.
+ * Failures back off per key (exponential) and, across all keys, through a token bucket, so a flood of failing
+ * objects cannot turn into a flood of API requests.
+ */
 export class WorkQueue {
   readonly #queue: string[] = [];
   readonly #dirty = new Set<string>();
@@ -51,12 +51,7 @@ export class WorkQueue {
     if (this.#shuttingDown || this.#dirty.has(key)) return;
     this.#dirty.add(key);
     if (!this.#addedAt.has(key)) this.#addedAt.set(key, this.#options.now());
-    if (this.#processing.has(key)) return;
-    const waiter = this.#waiters.shift();
-    if (waiter) {
-      this.#take(key);
-      waiter(key);
-    } else this.#queue.push(key);
+    if (!this.#processing.has(key)) this.#enqueue(key);
   }
 
   /** Adds the key after a delay; an earlier pending delay for the same key wins. */
@@ -105,13 +100,7 @@ export class WorkQueue {
 
   done(key: string): void {
     this.#processing.delete(key);
-    if (this.#dirty.has(key)) {
-      const waiter = this.#waiters.shift();
-      if (waiter) {
-        this.#take(key);
-        waiter(key);
-      } else this.#queue.push(key);
-    }
+    if (this.#dirty.has(key)) this.#enqueue(key);
   }
 
   shutDown(): void {
@@ -119,6 +108,14 @@ export class WorkQueue {
     for (const { timer } of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
     for (const waiter of this.#waiters.splice(0)) waiter(undefined);
+  }
+
+  #enqueue(key: string): void {
+    const waiter = this.#waiters.shift();
+    if (waiter) {
+      this.#take(key);
+      waiter(key);
+    } else this.#queue.push(key);
   }
 
   #take(key: string): void {
