@@ -18,7 +18,7 @@ export async function startServer(options: {
   address: string;
   metrics: OperatorMetrics;
   ready: () => boolean;
-}): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
+}): Promise<{ port: number; close: () => Promise<void> }> {
   const app = express();
   app.disable('x-powered-by');
   app.get('/healthz', (_req, res) => {
@@ -36,7 +36,6 @@ export async function startServer(options: {
     const s = app.listen(port, host ?? '0.0.0.0', (err?: Error) => (err ? reject(err) : resolve(s)));
   });
   return {
-    server,
     port: (server.address() as AddressInfo).port,
     close: () =>
       new Promise((resolve) => {
