@@ -29,6 +29,10 @@ function templateHash(template: unknown): string {
   return createHash('sha256').update(JSON.stringify(template)).digest('hex').slice(0, 10);
 }
 
+function controllerReference(kind: 'Deployment' | 'ReplicaSet', name: string, uid: string): JsonObject {
+  return { apiVersion: 'apps/v1', kind, name, uid, controller: true, blockOwnerDeletion: true };
+}
+
 /**
  * The Deployment and ReplicaSet controllers, simplified: a Deployment owns one ReplicaSet per pod template (older ones
  * are scaled to zero at once, like the Recreate strategy), a ReplicaSet keeps `replicas` active pods, and both report
@@ -123,16 +127,7 @@ export class WorkloadControllers {
               generateName: `${name}-`,
               labels: templateMeta.labels ?? {},
               ...(templateMeta.annotations ? { annotations: templateMeta.annotations } : {}),
-              ownerReferences: [
-                {
-                  apiVersion: 'apps/v1',
-                  kind: 'ReplicaSet',
-                  name,
-                  uid: rs.metadata.uid,
-                  controller: true,
-                  blockOwnerDeletion: true,
-                },
-              ],
+              ownerReferences: [controllerReference('ReplicaSet', name, rs.metadata.uid)],
             },
             spec: template.spec ?? {},
           },
@@ -181,16 +176,7 @@ export class WorkloadControllers {
             name: rsName,
             labels,
             annotations: { 'deployment.kubernetes.io/revision': String(owned.length + 1) },
-            ownerReferences: [
-              {
-                apiVersion: 'apps/v1',
-                kind: 'Deployment',
-                name,
-                uid: d.metadata.uid,
-                controller: true,
-                blockOwnerDeletion: true,
-              },
-            ],
+            ownerReferences: [controllerReference('Deployment', name, d.metadata.uid)],
           },
           spec: {
             replicas: desired,
