@@ -3,7 +3,7 @@ import { z } from 'zod';
 
 /** SigV4 presigned URLs cannot outlive seven days; S3 rejects longer expiries. */
 export const MAX_PRESIGN_EXPIRY_SECONDS = 7 * 24 * 60 * 60;
-export const DEFAULT_PRESIGN_EXPIRY_SECONDS = 24 * 60 * 60;
+const DEFAULT_PRESIGN_EXPIRY_SECONDS = 24 * 60 * 60;
 
 /** Keys the Secret named by `credentialsSecret` must hold; `sessionToken` is optional. */
 export const CREDENTIAL_SECRET_KEYS = {
@@ -123,8 +123,6 @@ export const SinkConfig = z.discriminatedUnion('type', [S3SinkConfig, LocalSinkC
 export type S3SinkConfig = z.output<typeof S3SinkConfig>;
 export type LocalSinkConfig = z.output<typeof LocalSinkConfig>;
 export type SinkConfig = z.output<typeof SinkConfig>;
-/** What a platform team writes (defaults not yet applied). */
-export type SinkConfigInput = z.input<typeof SinkConfig>;
 
 const profileName = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, {
   error: 'must be a DNS label (lowercase letters, digits and "-", at most 63 characters)',
@@ -147,7 +145,6 @@ export const StorageProfiles = z
   });
 
 export type StorageProfiles = z.output<typeof StorageProfiles>;
-export type StorageProfilesInput = z.input<typeof StorageProfiles>;
 
 export class StorageConfigError extends Error {
   override name = 'StorageConfigError';
