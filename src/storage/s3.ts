@@ -130,14 +130,15 @@ export class S3Sink implements ArtifactSink {
     this.#requireCredentials();
     const contentType = request.contentType ?? contentTypeFor(key);
     const policy = request.stream === undefined ? this.#retry : { ...this.#retry, attempts: 1 };
+    const what = `storing s3://${this.#config.bucket}/${key}`;
     let stored: StoredArtifact;
     try {
       stored = await withRetry((attempt) => this.#uploadOnce(request, key, contentType, attempt, signal), {
         policy,
-        classify: (error) => this.#classify(error, `storing s3://${this.#config.bucket}/${key}`),
+        classify: (error) => this.#classify(error, what),
         signal,
         logger: this.#logger,
-        what: `storing s3://${this.#config.bucket}/${key}`,
+        what,
       });
     } catch (error) {
       if (error instanceof StorageError && error.retryable && request.stream !== undefined) {
