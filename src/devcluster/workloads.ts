@@ -202,9 +202,10 @@ export class WorkloadControllers {
     const sum = (key: string): number =>
       all.reduce((n, rs) => n + Number(((rs.status ?? {}) as JsonObject)[key] ?? 0), 0);
     const newStatus = (all.find((rs) => rs.metadata.uid === current.metadata.uid)?.status ?? {}) as JsonObject;
+    const replicas = sum('replicas');
     const available = sum('availableReplicas');
     const updated = Number(newStatus.replicas ?? 0);
-    const complete = updated === desired && sum('replicas') === desired && available === desired;
+    const complete = updated === desired && replicas === desired && available === desired;
     const previous = ((isObject(d.status) ? d.status.conditions : []) ?? []) as JsonObject[];
     const condition = (type: string, status: string, reason: string, message: string): JsonObject => {
       const before = previous.find((c) => c.type === type);
@@ -220,11 +221,11 @@ export class WorkloadControllers {
     };
     this.writeStatus(deployments, d, {
       observedGeneration: d.metadata.generation ?? 1,
-      replicas: sum('replicas'),
+      replicas,
       updatedReplicas: updated,
       readyReplicas: sum('readyReplicas'),
       availableReplicas: available,
-      ...(sum('replicas') - available > 0 ? { unavailableReplicas: sum('replicas') - available } : {}),
+      ...(replicas > available ? { unavailableReplicas: replicas - available } : {}),
       conditions: [
         available >= desired
           ? condition('Available', 'True', 'MinimumReplicasAvailable', 'Deployment has minimum availability.')
