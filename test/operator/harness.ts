@@ -231,7 +231,7 @@ export async function createRunningPod(
   });
 }
 
-export async function setPodStatus(h: Harness, pod: V1Pod, status: Record<string, unknown>): Promise<V1Pod> {
+async function setPodStatus(h: Harness, pod: V1Pod, status: Record<string, unknown>): Promise<V1Pod> {
   return h.client.request<V1Pod>(
     'PATCH',
     `/api/v1/namespaces/${pod.metadata!.namespace}/pods/${pod.metadata!.name}/status`,
