@@ -142,7 +142,8 @@ export class WorkloadControllers {
       for (const p of surplus)
         this.objects.delete(podType, namespace, p.metadata.name, { preconditions: { uid: p.metadata.uid } });
     }
-    const active = this.owned('pods', namespace, rs.metadata.uid).filter(isActive);
+    // The listing above still holds unless this pass created or deleted pods.
+    const active = pods.length === desired ? pods : this.owned('pods', namespace, rs.metadata.uid).filter(isActive);
     const ready = active.filter(isReady).length;
     this.writeStatus(replicaSets, rs, {
       replicas: active.length,
