@@ -3,9 +3,10 @@ import { MAX_PROGRAM_BYTES, parseDuration, validateTraceJob, type TraceJob } fro
 import { selectorToQuery, type LabelSelector } from '../api/selector.ts';
 import { evaluatePolicy, type TracePolicy } from '../api/tracepolicy.ts';
 import { silentLogger, type Logger } from '../log.ts';
-import { credentialEnvFromSecretData, selectProfile, StorageConfigError } from '../storage/config.ts';
+import { credentialEnvFromSecretData, selectProfile, StorageConfigError, type SinkConfig } from '../storage/config.ts';
 import { traceJobPrefix } from '../storage/layout.ts';
 import { REFRESH_URLS_ANNOTATION } from '../storage/urls.ts';
+import type { ArtifactSink } from '../storage/index.ts';
 import type { OperatorConfig } from './config.ts';
 import { TerminalError } from './errors.ts';
 import { isAlreadyExists, isConflict, isNotFound, type KubeClient } from './kube.ts';
@@ -397,12 +398,8 @@ export class Reconciler {
     try {
       const profile = selectProfile(this.#o.config.storage, (job.spec as { storage?: string } | undefined)?.storage);
       if (profile.config.type !== 's3') return artifacts;
-      const env = profile.config.credentialsSecret
-        ? { ...process.env, ...(await this.#secretEnv(profile.config.credentialsSecret)) }
-        : process.env;
-      // Loaded on first use: the S3 client is large.
-      const { createSink, linkArtifacts } = await import('../storage/index.ts');
-      return await linkArtifacts(createSink(profile.config, { env, logger: log }), artifacts, { refresh });
+      const { linkArtifacts } = await import('../storage/index.ts');
+      return await linkArtifacts(await this.#sinkFor(profile.config, log), artifacts, { refresh });
     } catch (err) {
       log.warn('could not sign artifact links', { error: err instanceof Error ? err.message : String(err) });
       return artifacts;
@@ -449,13 +446,7 @@ export class Reconciler {
   async #deleteArtifacts(job: TraceJobObject, log: Logger): Promise<void> {
     const profile = this.#artifactsToDelete(job);
     if (!profile) return;
-    const env =
-      profile.config.type === 's3' && profile.config.credentialsSecret
-        ? await this.#secretEnv(profile.config.credentialsSecret)
-        : {};
-    // Loaded on first use: the S3 client is large, and most operators never delete artifacts.
-    const { createSink } = await import('../storage/index.ts');
-    const sink = createSink(profile.config, { env, logger: log });
+    const sink = await this.#sinkFor(profile.config, log);
     const prefix = traceJobPrefix({
       prefix: profile.config.type === 's3' ? profile.config.prefix : '',
       namespace: job.metadata.namespace,
@@ -464,6 +455,14 @@ export class Reconciler {
     });
     const deleted = await sink.deletePrefix(prefix);
     log.info('deleted artifacts', { prefix, objects: deleted });
+  }
+
+  /** A sink for a storage profile, with the keys its Secret holds, else the SDK's default chain (workload identity). */
+  async #sinkFor(config: SinkConfig, log: Logger): Promise<ArtifactSink> {
+    const env = config.type === 's3' && config.credentialsSecret ? await this.#secretEnv(config.credentialsSecret) : {};
+    // Loaded on first use: the S3 client is large, and an operator storing on nodes never needs it.
+    const { createSink } = await import('../storage/index.ts');
+    return createSink(config, { env, logger: log });
   }
 
   async #secretEnv(name: string): Promise<Record<string, string | undefined>> {
