@@ -205,7 +205,7 @@ function percent(part: number, whole: number): string {
 }
 
 /** The label that fits a frame of this width, shortened with '..', as the viewer script computes it on zoom. */
-export function fitLabel(name: string, width: number, fontSize: number): string {
+function fitLabel(name: string, width: number, fontSize: number): string {
   const charWidth = fontSize * 0.59;
   const fits = Math.floor((width - 6) / charWidth);
   if (fits < 3) return '';

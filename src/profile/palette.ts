@@ -28,7 +28,7 @@ type Hue = 'red' | 'green' | 'blue' | 'aqua' | 'yellow' | 'purple' | 'orange';
  * Two stable pseudo-random numbers in [0,1) from a frame name (FNV-1a), so a function keeps its colour across
  * graphs, renders and machines; annotations (`_[k]`...) are ignored so `foo` and `foo_[k]` look alike.
  */
-export function nameShades(name: string): [number, number] {
+function nameShades(name: string): [number, number] {
   const base = name.replace(/_\[[kijw]\]$/, '');
   let hash = 0x811c9dc5;
   for (let i = 0; i < base.length; i++) {

@@ -16,7 +16,7 @@ const maxPidPredicate = 64;
  * The predicate that confines a probe to the targets: the container's v2 cgroup (which also covers processes started
  * during the trace) when the whole container is traced, otherwise the selected PIDs. Built only from numbers.
  */
-export function targetPredicate(ctx: Pick<TracerContext, 'processes' | 'cgroupId'>, wholeContainer: boolean): string {
+function targetPredicate(ctx: Pick<TracerContext, 'processes' | 'cgroupId'>, wholeContainer: boolean): string {
   if (ctx.cgroupId !== undefined && (wholeContainer || ctx.processes.length > maxPidPredicate)) {
     return `cgroup == ${ctx.cgroupId}`;
   }
@@ -27,7 +27,7 @@ export function targetPredicate(ctx: Pick<TracerContext, 'processes' | 'cgroupId
 }
 
 /** In-kernel aggregated CPU profile: bpftrace profile:hz counting stacks in a map, printed once at the end. */
-export function bpftraceProfileProgram(options: ProfileOptions, predicate: string): string {
+function bpftraceProfileProgram(options: ProfileOptions, predicate: string): string {
   const key = options.kernelStacks ? 'kstack, ustack, comm' : 'ustack, comm';
   return `profile:hz:${options.frequency} /${predicate}/ { @[${key}] = count(); }\n`;
 }

@@ -6,7 +6,7 @@ import { supervise } from '../supervise.ts';
 import { checkRun } from './outcome.ts';
 import type { TracerAdapter, TracerContext, TracerOutcome } from './types.ts';
 
-export function traceCmdRecordArgv(options: FtraceOptions, pids: number[], dataPath: string): string[] {
+function traceCmdRecordArgv(options: FtraceOptions, pids: number[], dataPath: string): string[] {
   const argv = ['record', '-q', '-p', options.tracer, '-o', dataPath];
   // -P sets set_ftrace_pid (and set_event_pid); -c follows the threads and children they create.
   for (const pid of pids) argv.push('-P', String(pid));
@@ -91,7 +91,7 @@ export function ftrace(options: FtraceOptions): TracerAdapter {
  * tools may be using) is untouched. Kernels may list a tracer and still refuse it (lockdown, a hypervisor that
  * forbids text patching), which trace-cmd reports only as "Can't enable ftrace".
  */
-export async function probeTracer(tracefs: string, tracer: string): Promise<void> {
+async function probeTracer(tracefs: string, tracer: string): Promise<void> {
   const available = (await readFile(join(tracefs, 'available_tracers'), 'utf8').catch(() => '')).trim().split(/\s+/);
   if (!available.includes(tracer)) {
     throw new RunnerError(

@@ -14,7 +14,7 @@ const maxProcesses = 8;
  * container's mount namespace (CAP_SYS_ADMIN, which a ptrace-only tracer pod lacks). /proc/PID/exe and /proc/PID/root
  * reach the same files with ptrace access alone.
  */
-export function gdbArgv(pid: number): string[] {
+function gdbArgv(pid: number): string[] {
   return [
     '-batch',
     '-nx',

@@ -18,7 +18,7 @@ export function checkRun(name: string, result: SuperviseResult, options: { allow
   return notes;
 }
 
-export function lastLines(text: string, count = 6): string {
+function lastLines(text: string, count = 6): string {
   const lines = text
     .split('\n')
     .map((l) => l.trim())

@@ -15,14 +15,14 @@ import type { TracerAdapter, TracerContext, TracerOutcome } from './types.ts';
 const perfPackage = { name: 'perf', package: 'linux-perf' };
 
 /** Fields of `perf script` output, pinned so that the folding does not depend on perf's version defaults. */
-export const PERF_SCRIPT_FIELDS = 'comm,pid,tid,time,event,ip,sym,dso';
+const PERF_SCRIPT_FIELDS = 'comm,pid,tid,time,event,ip,sym,dso';
 
 /**
  * `perf record` arguments. Given a cgroup (the whole container), perf samples every CPU but only that cgroup, which
  * also covers processes that enter the container during the trace (kubectl exec); otherwise the PIDs (and what they
  * fork).
  */
-export function perfRecordArgv(
+function perfRecordArgv(
   options: PerfOptions,
   target: { pids: number[] } | { cgroup: string },
   dataPath: string,
@@ -173,7 +173,7 @@ export function perfStat(options: PerfOptions): TracerAdapter {
   };
 }
 
-export interface PerfCounter {
+interface PerfCounter {
   event: string;
   value: number | null;
   unit: string;
@@ -182,7 +182,7 @@ export interface PerfCounter {
 }
 
 /** Parses `perf stat -x ,` output: value,unit,event,run-time,percent,... ; `<not counted>` becomes null. */
-export function parsePerfStatCsv(text: string): PerfCounter[] {
+function parsePerfStatCsv(text: string): PerfCounter[] {
   const counters: PerfCounter[] = [];
   for (const line of text.split('\n')) {
     if (!line || line.startsWith('#')) continue;

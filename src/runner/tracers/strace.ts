@@ -6,7 +6,7 @@ import { supervise } from '../supervise.ts';
 import { checkRun } from './outcome.ts';
 import type { OutputFile, TracerAdapter, TracerContext, TracerOutcome } from './types.ts';
 
-export function straceArgv(options: StraceOptions, pids: number[], summaryPath: string, tracePath: string): string[] {
+function straceArgv(options: StraceOptions, pids: number[], summaryPath: string, tracePath: string): string[] {
   const argv = ['-f', '-qq'];
   for (const pid of pids) argv.push('-p', String(pid));
   if (options.syscalls?.length) argv.push('-e', `trace=${options.syscalls.join(',')}`);

@@ -12,10 +12,7 @@ import type { TracerAdapter, TracerContext, TracerOutcome } from './types.ts';
  * The option that confines the tool: the container's v2 cgroup for tools that filter by cgroup (every process of the
  * container, including new ones), otherwise the first target PID (libbpf-tools take a single PID).
  */
-export function toolTargetArgs(
-  name: keyof typeof TOOLS,
-  ctx: Pick<TracerContext, 'processes' | 'cgroupV2Dir'>,
-): string[] {
+function toolTargetArgs(name: keyof typeof TOOLS, ctx: Pick<TracerContext, 'processes' | 'cgroupV2Dir'>): string[] {
   if (TOOLS[name].target === 'cgroup' && ctx.cgroupV2Dir !== undefined) return [`--cgroup=${ctx.cgroupV2Dir}`];
   return [`--pid=${ctx.processes[0]!.pid}`];
 }
