@@ -26,7 +26,7 @@ const CAP_PERFMON = 38n;
 const CAP_BPF = 39n;
 
 /** Which privileges a CapEff mask (from /proc/self/status) grants; CAP_SYS_ADMIN stands in for the newer split ones. */
-export function missingPrivileges(capEff: bigint, wanted: readonly Privilege[]): string[] {
+function missingPrivileges(capEff: bigint, wanted: readonly Privilege[]): string[] {
   const has = (cap: bigint) => (capEff & (1n << cap)) !== 0n;
   const admin = has(CAP_SYS_ADMIN);
   const missing: string[] = [];
@@ -61,22 +61,24 @@ export interface PrereqReport {
   tracefs?: string;
 }
 
-export function searchPath(paths: KernelPaths = {}): string[] {
+function searchPath(paths: KernelPaths = {}): string[] {
   const fromEnv = (paths.path ?? process.env.PATH ?? '').split(delimiter).filter(Boolean);
   const extra = paths.path === undefined ? ['/usr/local/sbin', '/usr/sbin', '/sbin'] : [];
   return [...new Set([...fromEnv, ...extra])];
 }
 
+/** Whether `path` exists and grants `mode`; any error (ENOENT, EACCES...) is a no. */
+export function accessible(path: string, mode: number = constants.F_OK): Promise<boolean> {
+  return access(path, mode).then(
+    () => true,
+    () => false,
+  );
+}
+
 export async function findBinary(name: string, paths: KernelPaths = {}): Promise<string | undefined> {
   for (const dir of searchPath(paths)) {
     const candidate = join(dir, name);
-    if (
-      await access(candidate, constants.X_OK).then(
-        () => true,
-        () => false,
-      )
-    )
-      return candidate;
+    if (await accessible(candidate, constants.X_OK)) return candidate;
   }
   return undefined;
 }
@@ -118,12 +120,7 @@ export async function checkPrerequisites(req: Requirements, paths: KernelPaths =
   const isRoot = process.getuid?.() === 0;
   if (req.btf) {
     const btf = paths.btf ?? '/sys/kernel/btf/vmlinux';
-    if (
-      !(await access(btf, constants.R_OK).then(
-        () => true,
-        () => false,
-      ))
-    ) {
+    if (!(await accessible(btf, constants.R_OK))) {
       problems.push(
         `kernel BTF is missing (${btf} not readable): this kernel was built without CONFIG_DEBUG_INFO_BTF, which ` +
           'CO-RE tools and bpftrace kfuncs need; use a kernel with BTF, or the perf or strace tracers',

@@ -1,4 +1,3 @@
-import { access } from 'node:fs/promises';
 import {
   BpftraceOptionsSchema,
   FtraceOptionsSchema,
@@ -9,7 +8,7 @@ import {
   type TracerSpec,
 } from '../../api/tracejob.ts';
 import { RunnerError } from '../errors.ts';
-import { findBinary, type KernelPaths } from '../prereq.ts';
+import { accessible, findBinary, type KernelPaths } from '../prereq.ts';
 import { bpftraceProfile, bpftraceProgram } from './bpftrace.ts';
 import { ftrace } from './ftrace.ts';
 import { gdb } from './gdb.ts';
@@ -75,12 +74,7 @@ function autoProfile(bpftrace: TracerAdapter, perf: TracerAdapter, perfPath: str
     requirements: bpftrace.requirements,
     async run(ctx) {
       const jit = await Promise.all(
-        ctx.processes.map((p) =>
-          access(`/proc/${p.pid}/root/tmp/perf-${p.nsPid}.map`).then(
-            () => true,
-            () => false,
-          ),
-        ),
+        ctx.processes.map((p) => accessible(`/proc/${p.pid}/root/tmp/perf-${p.nsPid}.map`)),
       );
       if (!jit.includes(true)) return bpftrace.run(ctx);
       const outcome = await perf.run({ ...ctx, binaries: { ...ctx.binaries, perf: perfPath } });
