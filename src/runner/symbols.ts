@@ -3,6 +3,7 @@ import { copyFile, mkdir, readFile, readlink, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { TargetProcess } from './resolve.ts';
+import { parseMaps } from './usersyms.ts';
 
 /**
  * perf symbolizes when `perf script` runs, after recording. A container's binaries and libraries exist only in its
@@ -63,15 +64,12 @@ export interface ExecutableMapping {
   inode: string;
 }
 
-/** File-backed executable mappings of /proc/PID/maps (`addr perms offset dev inode path`), one per file. */
+/** File-backed executable mappings of /proc/PID/maps, one per file. */
 export function executableMappings(maps: string): ExecutableMapping[] {
   const found = new Map<string, ExecutableMapping>();
-  for (const line of maps.split('\n')) {
-    const m = /^\S+ (\S{4}) \S+ (\S+) (\d+)\s+(\/.*)$/.exec(line);
-    if (!m || !m[1]!.includes('x') || m[3] === '0') continue;
-    const path = m[4]!;
-    if (path.endsWith(' (deleted)') || path.startsWith('/memfd:') || path.startsWith('/dev/')) continue;
-    found.set(`${m[2]}:${m[3]}`, { path, device: m[2]!, inode: m[3]! });
+  for (const { perms, path, device, inode } of parseMaps(maps)) {
+    if (!perms.includes('x') || path.startsWith('/memfd:') || path.startsWith('/dev/')) continue;
+    found.set(`${device}:${inode}`, { path, device, inode });
   }
   return [...found.values()];
 }

@@ -45,6 +45,8 @@ interface Mapping {
   start: bigint;
   end: bigint;
   offset: bigint;
+  /** `r-xp` and the like. */
+  perms: string;
   device: string;
   inode: string;
   path: string;
@@ -54,21 +56,22 @@ interface Mapping {
 export function parseMaps(text: string): Mapping[] {
   const mappings: Mapping[] = [];
   for (const line of text.split('\n')) {
-    const m = /^([0-9a-f]+)-([0-9a-f]+) \S{4} ([0-9a-f]+) (\S+) (\d+)\s+(\/.*)$/.exec(line);
-    if (!m || m[5] === '0' || m[6]!.endsWith(' (deleted)')) continue;
+    const m = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) ([0-9a-f]+) (\S+) (\d+)\s+(\/.*)$/.exec(line);
+    if (!m || m[6] === '0' || m[7]!.endsWith(' (deleted)')) continue;
     mappings.push({
       start: BigInt(`0x${m[1]}`),
       end: BigInt(`0x${m[2]}`),
-      offset: BigInt(`0x${m[3]}`),
-      device: m[4]!,
-      inode: m[5]!,
-      path: m[6]!,
+      offset: BigInt(`0x${m[4]}`),
+      perms: m[3]!,
+      device: m[5]!,
+      inode: m[6]!,
+      path: m[7]!,
     });
   }
   return mappings;
 }
 
-export interface ElfSymbols {
+interface ElfSymbols {
   /** The function at this file offset (as mapped), translated to its virtual address through the load segments. */
   lookup(fileOffset: bigint): string | undefined;
 }
@@ -80,7 +83,7 @@ const SHT_DYNSYM = 11;
 const PT_LOAD = 1;
 
 /** Function symbols of a 64-bit little-endian ELF file (.symtab, else .dynsym), read section by section. */
-export async function readElfSymbols(path: string): Promise<ElfSymbols> {
+async function readElfSymbols(path: string): Promise<ElfSymbols> {
   const file = await open(path, 'r');
   try {
     const header = await readAt(file, 0n, 64);
