@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { formatIssues } from './errors.ts';
-import { DNS_LABEL, duration, enumOf, intIn, labelSelector, parseDuration, type FieldError } from './common.ts';
+import { DNS_LABEL, duration, enumOf, intIn, labelSelector, parseDuration } from './common.ts';
 import { TOOLS, TOOL_NAMES } from './tools.ts';
 import {
   API_VERSION,
@@ -11,6 +11,7 @@ import {
   TRACER_TYPES,
   defaultOutputs,
   type TraceJob,
+  type ValidationResult,
 } from './tracejob.ts';
 import { selectorMatches } from './selector.ts';
 
@@ -102,9 +103,7 @@ export const TracePolicySchema = z
 export type TracePolicySpec = z.output<typeof TracePolicySpecSchema>;
 export type TracePolicy = z.output<typeof TracePolicySchema>;
 
-export function validateTracePolicy(
-  obj: unknown,
-): { ok: true; value: TracePolicy } | { ok: false; errors: FieldError[] } {
+export function validateTracePolicy(obj: unknown): ValidationResult<TracePolicy> {
   const parsed = TracePolicySchema.safeParse(obj);
   if (!parsed.success) return { ok: false, errors: formatIssues(parsed.error.issues, TracePolicySchema) };
   return { ok: true, value: parsed.data };
