@@ -31,7 +31,7 @@ import { defaultCrd, validateCrd, type Registry } from './registry.ts';
 import { apiVersionOf, hasStatus, type ResourceType } from './resources.ts';
 import { applyDefaults, prune, validate } from './schema.ts';
 import { labelSelectorObjectMatches, parseFieldSelector, parseLabelSelector } from './selectors.ts';
-import type { KubeObject, Store } from './store.ts';
+import { objectKey, type KubeObject, type Store } from './store.ts';
 import {
   validateAnnotations,
   validateFinalizers,
@@ -177,7 +177,7 @@ export class Objects {
     let next: string | undefined;
     let remaining = 0;
     for (const o of all) {
-      const key = `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+      const key = objectKey(o.metadata.namespace, o.metadata.name);
       if (after !== undefined && key <= after) continue;
       const shown = this.present(t, o);
       if (!labels(o.metadata.labels) || !fields(shown)) continue;
