@@ -154,7 +154,7 @@ describe('runc containers', needs('root', 'runc'), () => {
   }
 
   test('own PID namespace, the predicted cgroup, nothing left after delete', async () => {
-    const { container, cgroup, output } = await start(['sh', '-c', 'echo $$; sleep 30 & wait']);
+    const { container, cgroup, output } = await start(['sh', '-c', 'sleep 30 & echo $$; wait']);
     await until(async () => (await output()).includes('\n'), 'the shell to print its PID');
     assert.equal((await output()).trim(), '1');
     assert.notEqual(await readlink(`/proc/${container.hostPid}/ns/pid`), await readlink('/proc/self/ns/pid'));
@@ -267,7 +267,7 @@ describe('runc containers', needs('root', 'runc'), () => {
       [
         'sh',
         '-c',
-        `echo "$GREETING"; pwd; cat /data/in; echo x > /data/out; ls -A /tmp | wc -l; echo w > ${marker} && cat ${marker}; touch /ro/x || echo ro`,
+        `echo "$GREETING"; pwd; cat /data/in; echo x > /data/out; ls -A /tmp | wc -l; echo w > ${marker} && cat ${marker}; touch /ro/x 2>/dev/null || echo ro`,
       ],
       {
         env: { GREETING: 'hello world' },
@@ -280,10 +280,7 @@ describe('runc containers', needs('root', 'runc'), () => {
     );
     assert.equal((await container.wait()).exitCode, 0);
     const lines = (await output()).trim().split('\n');
-    assert.deepEqual(
-      lines.filter((l) => !l.startsWith('touch:')),
-      ['hello world', '/data', 'from the host', '0', 'w', 'ro'],
-    );
+    assert.deepEqual(lines, ['hello world', '/data', 'from the host', '0', 'w', 'ro']);
     assert.equal(await readFile(join(data, 'out'), 'utf8'), 'x\n');
     assert.equal(existsSync(marker), false, 'the container wrote to the host root filesystem');
     assert.equal(existsSync('/ro'), false, 'a mount point was created on the host');
