@@ -806,20 +806,20 @@ async function drain(req: IncomingMessage): Promise<void> {
   for await (const _ of req) void _;
 }
 
+/** Discards the rest of an oversized body so the connection can answer the 413. */
+function entityTooLarge(req: IncomingMessage): ApiError {
+  req.resume();
+  return new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${maxBodyBytes}`);
+}
+
 async function readBody(req: IncomingMessage): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? '0');
-  if (declared > maxBodyBytes) {
-    req.resume();
-    throw new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${maxBodyBytes}`);
-  }
+  if (declared > maxBodyBytes) throw entityTooLarge(req);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > maxBodyBytes) {
-      req.resume();
-      throw new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${maxBodyBytes}`);
-    }
+    if (size > maxBodyBytes) throw entityTooLarge(req);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
