@@ -55,6 +55,7 @@ export async function resolveContainer(
   const pids = new Set<number>();
   const containerLines = new Map<string, CgroupLine>();
   const podCgroupsSeen = new Set<string>();
+  const podUidUnderscored = podUid.replaceAll('-', '_');
   let scanned = 0;
   for (const pid of await listPids(proc)) {
     const text = await readIfPresent(join(proc, String(pid), 'cgroup'));
@@ -65,7 +66,7 @@ export async function resolveContainer(
       if (own !== undefined) {
         pids.add(pid);
         containerLines.set(`${line.hierarchyId}:${own}`, { ...line, path: own });
-      } else if (line.path.includes(podUid) || line.path.includes(podUid.replaceAll('-', '_'))) {
+      } else if (line.path.includes(podUid) || line.path.includes(podUidUnderscored)) {
         podCgroupsSeen.add(line.path);
       }
     }
