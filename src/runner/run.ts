@@ -108,6 +108,7 @@ export async function runTrace(request: TraceRequest, options: TraceRunOptions):
         adapter,
         prereq,
         outputs,
+        logger,
         prefix: multiple && target.kind === 'container' ? `${target.pod}.` : '',
       }),
     ),
@@ -178,10 +179,11 @@ async function traceOne(
     adapter: TracerAdapter;
     prereq: PrereqReport;
     outputs: OutputFormat[];
+    logger: Logger;
     prefix: string;
   },
 ): Promise<TargetResult> {
-  const { request, options, adapter, prereq, outputs, prefix } = ctx;
+  const { request, options, adapter, prereq, outputs, logger, prefix } = ctx;
   const identity = targetIdentity(target);
   let resolved: ResolvedTarget;
   try {
@@ -209,7 +211,7 @@ async function traceOne(
       binaries: prereq.binaries,
       ...(prereq.tracefs ? { tracefs: prereq.tracefs } : {}),
       signal: options.signal,
-      logger: options.logger ?? silentLogger(),
+      logger,
     });
     const files: OutputFile[] = [];
     for (const file of outcome.files) {
@@ -228,15 +230,16 @@ async function traceOne(
     }
     const notes = [...outcome.notes];
     let stacks: TargetResult['stacks'];
-    if (outcome.stacks) {
+    const stackOutput = outcome.stacks;
+    if (stackOutput) {
       const title =
         target.kind === 'container'
           ? `${adapter.name}: ${target.pod}/${target.container}`
           : `${adapter.name}: PID ${target.pid}`;
-      const source = files.find((f) => outcome.stacks && f.name === `${prefix}${outcome.stacks.path.split('/').pop()}`);
+      const source = files.find((f) => f.name === `${prefix}${stackOutput.path.split('/').pop()}`);
       const rendered = await renderProfile({
-        format: outcome.stacks.format,
-        path: source?.path ?? outcome.stacks.path,
+        format: stackOutput.format,
+        path: source?.path ?? stackOutput.path,
         outputs: outputs.filter((o) => o !== 'raw'),
         dir: options.workDir,
         prefix,
@@ -244,7 +247,7 @@ async function traceOne(
       });
       files.push(...rendered.files);
       notes.push(...rendered.notes);
-      stacks = { stacks: rendered.stacks, format: outcome.stacks.format };
+      stacks = { stacks: rendered.stacks, format: stackOutput.format };
       if (rendered.summary.samples === 0)
         notes.push('no samples of the target were recorded (was it idle, or did it exit?)');
     }
