@@ -35,18 +35,18 @@ const scopePrefixes: Record<Runtime, string[]> = {
 const containerIdPattern = /^[0-9a-f]{64}$/;
 
 /** Parses `containerd://<64 hex>` (also `cri-o://`, `docker://`), the form of a pod's status.containerStatuses[].containerID. */
-export function parseContainerId(value: string, field = 'containerID'): ContainerId {
+export function parseContainerId(value: string): ContainerId {
   const prefix = Object.keys(runtimePrefixes).find((p) => value.startsWith(p));
   if (!prefix) {
     throw new Error(
-      `${field}: expected <runtime>://<id> with runtime containerd, cri-o or docker (as in a pod's ` +
+      `containerID: expected <runtime>://<id> with runtime containerd, cri-o or docker (as in a pod's ` +
         `status.containerStatuses[].containerID), got ${JSON.stringify(value.slice(0, 80))}`,
     );
   }
   const id = value.slice(prefix.length);
   if (!containerIdPattern.test(id)) {
     throw new Error(
-      `${field}: the container ID after ${prefix} must be 64 lower-case hex digits, got ${JSON.stringify(id.slice(0, 80))}`,
+      `containerID: the container ID after ${prefix} must be 64 lower-case hex digits, got ${JSON.stringify(id.slice(0, 80))}`,
     );
   }
   return { runtime: runtimePrefixes[prefix]!, id };
@@ -58,10 +58,10 @@ export function parseContainerId(value: string, field = 'containerID'): Containe
  */
 const podUidPattern = /^[0-9a-fA-F]{8}([-_]?[0-9a-fA-F]{4}){3}[-_]?[0-9a-fA-F]{12}$/;
 
-export function normalizePodUid(value: string, field = 'podUID'): string {
+export function normalizePodUid(value: string): string {
   if (!podUidPattern.test(value)) {
     throw new Error(
-      `${field}: expected a pod UID such as 6f1c5e0a-3b7d-4c2e-9a8b-0d1e2f3a4b5c (dashes or underscores), got ` +
+      `podUID: expected a pod UID such as 6f1c5e0a-3b7d-4c2e-9a8b-0d1e2f3a4b5c (dashes or underscores), got ` +
         JSON.stringify(value.slice(0, 80)),
     );
   }

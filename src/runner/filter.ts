@@ -19,19 +19,19 @@ const maxPatternLength = 1024;
  * pattern, so a hostile pattern cannot stall the runner; RE2 rejects backreferences and lookaround, which is reported
  * with the field name. Inputs are capped at 4096 bytes when processes are read.
  */
-export function compileSelector(selector: ProcessSelector, field = 'process'): (p: TargetProcess) => boolean {
+export function compileSelector(selector: ProcessSelector): (p: TargetProcess) => boolean {
   let pattern: ReturnType<typeof RE2JS.compile> | undefined;
   if (selector.cmdline !== undefined) {
     if (selector.cmdline.length > maxPatternLength) {
       throw new Error(
-        `${field}.cmdline: pattern is ${selector.cmdline.length} characters; at most ${maxPatternLength} are accepted`,
+        `process.cmdline: pattern is ${selector.cmdline.length} characters; at most ${maxPatternLength} are accepted`,
       );
     }
     try {
       pattern = RE2JS.compile(selector.cmdline);
     } catch (err) {
       throw new Error(
-        `${field}.cmdline: not an RE2 regular expression (${(err as Error).message}); RE2 syntax is accepted, ` +
+        `process.cmdline: not an RE2 regular expression (${(err as Error).message}); RE2 syntax is accepted, ` +
           'without backreferences or lookaround',
         { cause: err },
       );
@@ -45,13 +45,9 @@ export function compileSelector(selector: ProcessSelector, field = 'process'): (
 }
 
 /** Applies a selector; when nothing matches, the error lists what was there so the user can correct the filter. */
-export function selectProcesses(
-  processes: TargetProcess[],
-  selector: ProcessSelector | undefined,
-  field = 'process',
-): TargetProcess[] {
+export function selectProcesses(processes: TargetProcess[], selector: ProcessSelector | undefined): TargetProcess[] {
   if (!selector || Object.values(selector).every((v) => v === undefined)) return processes;
-  const matches = processes.filter(compileSelector(selector, field));
+  const matches = processes.filter(compileSelector(selector));
   if (matches.length > 0) return matches;
   const listed = processes
     .slice(0, 10)
@@ -63,6 +59,6 @@ export function selectProcesses(
   const more = processes.length > 10 ? ` and ${processes.length - 10} more` : '';
   throw new RunnerError(
     'NoMatchingProcess',
-    `${field}: no process matches ${JSON.stringify(selector)}. The container has: ${listed}${more}`,
+    `process: no process matches ${JSON.stringify(selector)}. The container has: ${listed}${more}`,
   );
 }
