@@ -53,8 +53,9 @@ test('the duration counts from when perf records, however slow its start', requi
     assert.equal(outcome.stoppedBy, 'deadline', outcome.notes.join('; '));
     const script = await readFile(join(workDir, 'perf.script.txt'), 'utf8');
     const samples = script.split('\n').filter((line) => /\scpu-clock:/.test(line)).length;
-    // A busy single-threaded target: about frequency × duration samples (the CPU is shared with the runner's tests).
-    assert.ok(samples >= 0.6 * frequency * (durationMs / 1000), `${samples} samples in ${elapsed} ms`);
+    // A busy single-threaded target: about frequency × duration samples, fewer when other tests load the 2 CPUs. A
+    // clock that started at spawn would stop perf during its slow start, with no samples at all.
+    assert.ok(samples >= 0.25 * frequency * (durationMs / 1000), `${samples} samples in ${elapsed} ms`);
     assert.ok(samples <= 1.3 * frequency * (durationMs / 1000), `${samples} samples in ${elapsed} ms`);
     assert.ok(elapsed >= 3000 + durationMs, `finished after ${elapsed} ms`);
   } finally {
