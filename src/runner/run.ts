@@ -265,10 +265,18 @@ async function traceOne(
       stacks,
     };
   } catch (err) {
+    // Stopping a tracer early can make it fail (perf killed while it starts, a truncated perf.data): the cause is the
+    // interruption, and saying TracerFailed would send the user looking for a bug in the tracer.
+    const interrupted = options.signal?.aborted === true;
     return {
-      status: { ...identity, state: 'Failed', pids, message: messageOf(err) },
+      status: {
+        ...identity,
+        state: 'Failed',
+        pids,
+        message: interrupted ? `interrupted before the end of the duration: ${messageOf(err)}` : messageOf(err),
+      },
       files: [],
-      failure: reasonOf(err),
+      failure: interrupted ? 'Interrupted' : reasonOf(err),
     };
   } finally {
     // Intermediate files (perf.data, trace.dat) can be large; what the user asked for has been moved out.
